@@ -1,0 +1,1 @@
+//! PLACEHOLDER (owned by the store work): the sled-backed store.
