@@ -31,9 +31,18 @@ pub const TIME_OF_DAY_PATTERN: &str = "^([01][0-9]|2[0-3]):[0-5][0-9]$";
 
 /// What each pattern means, for error messages a person can act on.
 const PATTERN_MEANINGS: [(&str, &str); 4] = [
-    (INSTANCE_NAME_PATTERN, "a name of 1 to 64 letters, digits, `-` or `_`"),
-    (GUID_PATTERN, "a GUID such as `00000000-0000-0000-0000-000000000000`"),
-    (GUID_OR_DOMAIN_PATTERN, "a GUID or a domain name such as `contoso.onmicrosoft.com`"),
+    (
+        INSTANCE_NAME_PATTERN,
+        "a name of 1 to 64 letters, digits, `-` or `_`",
+    ),
+    (
+        GUID_PATTERN,
+        "a GUID such as `00000000-0000-0000-0000-000000000000`",
+    ),
+    (
+        GUID_OR_DOMAIN_PATTERN,
+        "a GUID or a domain name such as `contoso.onmicrosoft.com`",
+    ),
     (TIME_OF_DAY_PATTERN, "a time of day as `HH:MM` (24-hour)"),
 ];
 
@@ -74,8 +83,15 @@ pub enum Weekday {
 }
 
 impl Weekday {
-    pub const ALL: [Weekday; 7] =
-        [Self::Mon, Self::Tue, Self::Wed, Self::Thu, Self::Fri, Self::Sat, Self::Sun];
+    pub const ALL: [Weekday; 7] = [
+        Self::Mon,
+        Self::Tue,
+        Self::Wed,
+        Self::Thu,
+        Self::Fri,
+        Self::Sat,
+        Self::Sun,
+    ];
 }
 
 /// When `inlet run` syncs an instance.
@@ -144,17 +160,19 @@ pub struct LoadedConfig {
 
 impl LoadedConfig {
     pub fn instance(&self, name: &str) -> Option<&Instance> {
-        self.instances.iter().find(|instance| instance.settings.name == name)
+        self.instances
+            .iter()
+            .find(|instance| instance.settings.name == name)
     }
 }
 
 /// The JSON Schema of a whole `[[instance]]` table for one connector: the
 /// common settings and the connector's `config`, as a UI form needs it.
 pub fn instance_schema(registration: &ConnectorRegistration) -> Value {
-    let mut root = serde_json::to_value(schemars::schema_for!(InstanceSettings))
-        .unwrap_or_else(|_| json!({}));
-    let mut config = serde_json::to_value((registration.config_schema)())
-        .unwrap_or_else(|_| json!({}));
+    let mut root =
+        serde_json::to_value(schemars::schema_for!(InstanceSettings)).unwrap_or_else(|_| json!({}));
+    let mut config =
+        serde_json::to_value((registration.config_schema)()).unwrap_or_else(|_| json!({}));
 
     // The connector's definitions move to the root, where its `$ref`s point.
     if let Some(Value::Object(definitions)) = config.as_object_mut().and_then(|c| c.remove("$defs"))
@@ -168,7 +186,10 @@ pub fn instance_schema(registration: &ConnectorRegistration) -> Value {
     }
     if let Some(config) = config.as_object_mut() {
         config.remove("$schema");
-        config.insert("description".into(), json!("Settings of the connector itself."));
+        config.insert(
+            "description".into(),
+            json!("Settings of the connector itself."),
+        );
     }
 
     root["title"] = json!(registration.title);
@@ -205,12 +226,18 @@ pub fn parse_config(
     source_name: &str,
     base_dir: &Path,
 ) -> Result<LoadedConfig, ConfigErrors> {
-    let fail = |issues: Vec<ConfigIssue>| ConfigErrors { source_name: source_name.into(), issues };
+    let fail = |issues: Vec<ConfigIssue>| ConfigErrors {
+        source_name: source_name.into(),
+        issues,
+    };
     let document = parse_toml(text).map_err(|issue| fail(vec![issue]))?;
 
     let mut issues = schema_issues(&file_schema(), &document, "");
     let no_instances = Vec::new();
-    let tables = document.get("instance").and_then(Value::as_array).unwrap_or(&no_instances);
+    let tables = document
+        .get("instance")
+        .and_then(Value::as_array)
+        .unwrap_or(&no_instances);
     let mut instances = Vec::new();
     let mut names: HashMap<&str, usize> = HashMap::new();
 
@@ -221,7 +248,9 @@ pub fn parse_config(
                 names.insert(name, first);
                 issues.push(ConfigIssue {
                     pointer: format!("{prefix}/name"),
-                    message: format!("duplicate instance name `{name}` (first at /instance/{first})"),
+                    message: format!(
+                        "duplicate instance name `{name}` (first at /instance/{first})"
+                    ),
                 });
             }
         }
@@ -234,8 +263,14 @@ pub fn parse_config(
         return Err(fail(issues));
     }
 
-    let data_dir = document.get("data_dir").and_then(Value::as_str).map(|dir| base_dir.join(dir));
-    Ok(LoadedConfig { data_dir, instances })
+    let data_dir = document
+        .get("data_dir")
+        .and_then(Value::as_str)
+        .map(|dir| base_dir.join(dir));
+    Ok(LoadedConfig {
+        data_dir,
+        instances,
+    })
 }
 
 /// Parses TOML into JSON, or one issue naming the line and column.
@@ -247,7 +282,10 @@ fn parse_toml(text: &str) -> Result<Value, ConfigIssue> {
             Some((line, column)) => format!("line {line}, column {column}: {message}"),
             None => message,
         };
-        ConfigIssue { pointer: String::new(), message: format!("invalid TOML: {message}") }
+        ConfigIssue {
+            pointer: String::new(),
+            message: format!("invalid TOML: {message}"),
+        }
     })?;
     serde_json::to_value(table).map_err(|error| ConfigIssue {
         pointer: String::new(),
@@ -262,17 +300,29 @@ fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
-fn load_instance(table: &Value, prefix: &str, base_dir: &Path) -> Result<Instance, Vec<ConfigIssue>> {
+fn load_instance(
+    table: &Value,
+    prefix: &str,
+    base_dir: &Path,
+) -> Result<Instance, Vec<ConfigIssue>> {
     // Which connector decides the schema; without one only that is reported.
     let kind = match table.get("connector") {
         Some(Value::String(kind)) => kind.as_str(),
         Some(_) => return Err(vec![issue(prefix, "/connector", "expected a string")]),
-        None => return Err(vec![issue(prefix, "/connector", "required field is missing")]),
+        None => {
+            return Err(vec![issue(
+                prefix,
+                "/connector",
+                "required field is missing",
+            )])
+        }
     };
     let Some(registration) = registry::find(kind) else {
         let known: Vec<_> = registry::registrations().iter().map(|r| r.kind).collect();
-        let message =
-            format!("unknown connector kind `{kind}`; known kinds: {}", known.join(", "));
+        let message = format!(
+            "unknown connector kind `{kind}`; known kinds: {}",
+            known.join(", ")
+        );
         return Err(vec![issue(prefix, "/connector", &message)]);
     };
 
@@ -283,34 +333,54 @@ fn load_instance(table: &Value, prefix: &str, base_dir: &Path) -> Result<Instanc
 
     // The schema passed: build the typed settings and the connector.
     let mut settings_table = table.clone();
-    let config = settings_table.as_object_mut().and_then(|t| t.remove("config"));
+    let config = settings_table
+        .as_object_mut()
+        .and_then(|t| t.remove("config"));
     let config = config.unwrap_or_else(|| json!({}));
     let settings: InstanceSettings =
         registry::deserialize_config(&settings_table).map_err(|issues| prefixed(prefix, issues))?;
-    check_timezone(&settings).map_err(|message| {
-        vec![issue(prefix, "/schedule/timezone", &message)]
-    })?;
-    let context = BuildContext { instance: &settings.name, config: &config };
+    check_timezone(&settings)
+        .map_err(|message| vec![issue(prefix, "/schedule/timezone", &message)])?;
+    let context = BuildContext {
+        instance: &settings.name,
+        config: &config,
+    };
     let connector = crate::secret::with_base_dir(base_dir, || (registration.build)(context))
         .map_err(|issues| prefixed(&format!("{prefix}/config"), issues))?;
-    Ok(Instance { settings, connector })
+    Ok(Instance {
+        settings,
+        connector,
+    })
 }
 
 fn check_timezone(settings: &InstanceSettings) -> Result<(), String> {
-    let Some(schedule) = &settings.schedule else { return Ok(()) };
+    let Some(schedule) = &settings.schedule else {
+        return Ok(());
+    };
     jiff::tz::TimeZone::get(&schedule.timezone)
         .map(|_| ())
-        .map_err(|_| format!("unknown time zone `{}`; expected an IANA name such as `Europe/Berlin`", schedule.timezone))
+        .map_err(|_| {
+            format!(
+                "unknown time zone `{}`; expected an IANA name such as `Europe/Berlin`",
+                schedule.timezone
+            )
+        })
 }
 
 fn issue(prefix: &str, suffix: &str, message: &str) -> ConfigIssue {
-    ConfigIssue { pointer: format!("{prefix}{suffix}"), message: message.into() }
+    ConfigIssue {
+        pointer: format!("{prefix}{suffix}"),
+        message: message.into(),
+    }
 }
 
 fn prefixed(prefix: &str, issues: Vec<ConfigIssue>) -> Vec<ConfigIssue> {
     issues
         .into_iter()
-        .map(|issue| ConfigIssue { pointer: format!("{prefix}{}", issue.pointer), ..issue })
+        .map(|issue| ConfigIssue {
+            pointer: format!("{prefix}{}", issue.pointer),
+            ..issue
+        })
         .collect()
 }
 
@@ -345,7 +415,12 @@ fn describe(error: &jsonschema::ValidationError<'_>, prefix: &str) -> Vec<Config
             describe_value(value)
         }
     };
-    let one = |message: String| vec![ConfigIssue { pointer: at.clone(), message }];
+    let one = |message: String| {
+        vec![ConfigIssue {
+            pointer: at.clone(),
+            message,
+        }]
+    };
     match error.kind() {
         ValidationErrorKind::Required { property } => {
             let name = property.as_str().unwrap_or_default();
@@ -355,45 +430,125 @@ fn describe(error: &jsonschema::ValidationError<'_>, prefix: &str) -> Vec<Config
             .iter()
             .map(|key| issue(&at, &format!("/{key}"), &format!("unknown field `{key}`")))
             .collect(),
-        ValidationErrorKind::Type { kind } => {
-            one(format!("expected {}, found {}", type_names(kind), describe_value(found)))
-        }
-        ValidationErrorKind::Enum { options } => {
-            one(format!("expected one of {}, found {}", list_values(options), describe_value(found)))
-        }
-        ValidationErrorKind::Constant { expected_value } => {
-            one(format!("expected {expected_value}, found {}", describe_value(found)))
-        }
+        ValidationErrorKind::Type { kind } => one(format!(
+            "expected {}, found {}",
+            type_names(kind),
+            describe_value(found)
+        )),
+        ValidationErrorKind::Enum { options } => one(format!(
+            "expected one of {}, found {}",
+            list_values(options),
+            describe_value(found)
+        )),
+        ValidationErrorKind::Constant { expected_value } => one(format!(
+            "expected {expected_value}, found {}",
+            describe_value(found)
+        )),
         ValidationErrorKind::Pattern { pattern } => {
             let meaning = PATTERN_MEANINGS
                 .iter()
                 .find(|(known, _)| known == pattern)
-                .map_or_else(|| format!("a value matching `{pattern}`"), |(_, m)| m.to_string());
-            one(format!("expected {meaning}, found {}", describe_value(found)))
+                .map_or_else(
+                    || format!("a value matching `{pattern}`"),
+                    |(_, m)| m.to_string(),
+                );
+            one(format!(
+                "expected {meaning}, found {}",
+                describe_value(found)
+            ))
         }
-        ValidationErrorKind::Minimum { limit } | ValidationErrorKind::ExclusiveMinimum { limit } => {
-            one(format!("expected at least {limit}, found {}", describe_value(found)))
-        }
-        ValidationErrorKind::Maximum { limit } | ValidationErrorKind::ExclusiveMaximum { limit } => {
-            one(format!("expected at most {limit}, found {}", describe_value(found)))
-        }
+        ValidationErrorKind::Minimum { limit }
+        | ValidationErrorKind::ExclusiveMinimum { limit } => one(format!(
+            "expected at least {limit}, found {}",
+            describe_value(found)
+        )),
+        ValidationErrorKind::Maximum { limit }
+        | ValidationErrorKind::ExclusiveMaximum { limit } => one(format!(
+            "expected at most {limit}, found {}",
+            describe_value(found)
+        )),
         ValidationErrorKind::MinLength { .. } if found.as_str() == Some("") => {
             one("must not be empty".into())
         }
-        ValidationErrorKind::MinItems { limit } => {
-            one(format!("expected at least {limit} item(s), found {}", describe_value(found)))
-        }
-        ValidationErrorKind::OneOfNotValid { .. } | ValidationErrorKind::AnyOf { .. } => {
-            one(format!("{} matches none of the allowed forms", describe_value(found)))
+        ValidationErrorKind::MinItems { limit } => one(format!(
+            "expected at least {limit} item(s), found {}",
+            describe_value(found)
+        )),
+        ValidationErrorKind::OneOfNotValid { context } | ValidationErrorKind::AnyOf { context } => {
+            describe_alternatives(context, error, prefix).unwrap_or_else(|| {
+                one(format!(
+                    "{} matches none of the allowed forms",
+                    describe_value(found)
+                ))
+            })
         }
         _ => one(error.to_string()),
     }
 }
 
+/// Explains a failed `oneOf`/`anyOf` by the one alternative meant for the
+/// value's type (e.g. the table branch of an optional table), or by listing
+/// the constants when every alternative is one.
+fn describe_alternatives(
+    branches: &[Vec<jsonschema::ValidationError<'static>>],
+    error: &jsonschema::ValidationError<'_>,
+    prefix: &str,
+) -> Option<Vec<ConfigIssue>> {
+    let here = error.instance_path().as_str();
+    let constants: Option<Vec<String>> = branches
+        .iter()
+        .map(|errors| match errors.as_slice() {
+            [only] => match only.kind() {
+                ValidationErrorKind::Constant { expected_value } => {
+                    Some(expected_value.to_string())
+                }
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    if let Some(constants) = constants.filter(|c| !c.is_empty()) {
+        let at = format!("{prefix}{here}");
+        let message = if looks_secret(&at) {
+            format!("expected one of {}", constants.join(", "))
+        } else {
+            format!(
+                "expected one of {}, found {}",
+                constants.join(", "),
+                describe_value(error.instance())
+            )
+        };
+        return Some(vec![ConfigIssue {
+            pointer: at,
+            message,
+        }]);
+    }
+
+    // Keep the branches that accept the value's type; describe one if it is alone.
+    let mut typed = branches.iter().filter(|errors| {
+        !errors.iter().any(|e| {
+            e.instance_path().as_str() == here
+                && matches!(e.kind(), ValidationErrorKind::Type { .. })
+        })
+    });
+    match (typed.next(), typed.next()) {
+        (Some(errors), None) if !errors.is_empty() => {
+            Some(errors.iter().flat_map(|e| describe(e, prefix)).collect())
+        }
+        _ => None,
+    }
+}
+
 /// Whether the field at `pointer` holds a secret, whose value no message may quote.
 fn looks_secret(pointer: &str) -> bool {
-    let field = pointer.rsplit('/').next().unwrap_or_default().to_ascii_lowercase();
-    ["secret", "password", "token", "key"].iter().any(|word| field.contains(word))
+    let field = pointer
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    ["secret", "password", "token", "key"]
+        .iter()
+        .any(|word| field.contains(word))
 }
 
 fn type_names(kind: &TypeKind) -> String {
@@ -401,7 +556,11 @@ fn type_names(kind: &TypeKind) -> String {
         TypeKind::Single(single) => vec![single.to_string()],
         TypeKind::Multiple(set) => set.iter().map(|t| t.to_string()).collect(),
     };
-    names.into_iter().map(|name| article(&name)).collect::<Vec<_>>().join(" or ")
+    names
+        .into_iter()
+        .map(|name| article(&name))
+        .collect::<Vec<_>>()
+        .join(" or ")
 }
 
 fn article(type_name: &str) -> String {
@@ -427,7 +586,11 @@ fn describe_value(value: &Value) -> String {
 
 fn list_values(options: &Value) -> String {
     match options.as_array() {
-        Some(values) => values.iter().map(Value::to_string).collect::<Vec<_>>().join(", "),
+        Some(values) => values
+            .iter()
+            .map(Value::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
         None => options.to_string(),
     }
 }

@@ -192,13 +192,19 @@ impl SkipReason {
 /// A mapper's answer for one record.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Mapped<T> {
-    Record { record: T, warnings: Vec<MappingWarning> },
+    Record {
+        record: T,
+        warnings: Vec<MappingWarning>,
+    },
     Skipped(SkipReason),
 }
 
 impl<T> Mapped<T> {
     pub fn record(record: T) -> Self {
-        Self::Record { record, warnings: Vec::new() }
+        Self::Record {
+            record,
+            warnings: Vec::new(),
+        }
     }
 }
 

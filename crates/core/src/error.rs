@@ -42,7 +42,10 @@ pub struct MappingError {
 
 impl MappingError {
     pub fn new(record_id: Option<String>, reason: impl Into<String>) -> Self {
-        Self { record_id, reason: reason.into() }
+        Self {
+            record_id,
+            reason: reason.into(),
+        }
     }
 
     fn describe(&self) -> String {
@@ -64,7 +67,11 @@ pub struct ConfigIssue {
 
 impl fmt::Display for ConfigIssue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let pointer = if self.pointer.is_empty() { "/" } else { &self.pointer };
+        let pointer = if self.pointer.is_empty() {
+            "/"
+        } else {
+            &self.pointer
+        };
         write!(f, "{pointer}: {}", self.message)
     }
 }

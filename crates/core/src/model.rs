@@ -21,7 +21,10 @@ pub struct ExternalTag {
 
 impl ExternalTag {
     pub fn new(key: impl Into<String>, value: impl Into<String>) -> Self {
-        Self { key: key.into(), value: value.into() }
+        Self {
+            key: key.into(),
+            value: value.into(),
+        }
     }
 }
 
@@ -34,8 +37,9 @@ pub enum AssetStatus {
 }
 
 /// Why an asset left the active inventory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[derive(JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ArchiveReason {
     /// A full sync did not return the asset.
@@ -67,8 +71,9 @@ pub enum FindingStatus {
 }
 
 /// Severity bands, ordered from least to most severe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[derive(JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     None,
@@ -80,8 +85,13 @@ pub enum Severity {
 
 impl Severity {
     /// Most severe first, the order listings and stats use.
-    pub const DESCENDING: [Severity; 5] =
-        [Self::Critical, Self::High, Self::Medium, Self::Low, Self::None];
+    pub const DESCENDING: [Severity; 5] = [
+        Self::Critical,
+        Self::High,
+        Self::Medium,
+        Self::Low,
+        Self::None,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -163,7 +173,10 @@ pub struct FindingObservation {
 
 /// A normalized device, as stored and exported.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[schemars(title = "Asset", description = "A device in Inlet's exposure inventory.")]
+#[schemars(
+    title = "Asset",
+    description = "A device in Inlet's exposure inventory."
+)]
 pub struct Asset {
     /// Name of the instance that ingested the asset.
     pub instance: String,

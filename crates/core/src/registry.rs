@@ -54,7 +54,9 @@ inventory::collect!(ConnectorRegistration);
 
 /// Every linked connector, sorted by kind.
 pub fn registrations() -> Vec<&'static ConnectorRegistration> {
-    let mut all: Vec<_> = inventory::iter::<ConnectorRegistration>.into_iter().collect();
+    let mut all: Vec<_> = inventory::iter::<ConnectorRegistration>
+        .into_iter()
+        .collect();
     all.sort_by_key(|registration| registration.kind);
     all
 }
@@ -73,7 +75,10 @@ pub fn deserialize_config<T: DeserializeOwned>(
 ) -> Result<T, Vec<ConfigIssue>> {
     serde_path_to_error::deserialize(config).map_err(|error| {
         let pointer = path_to_pointer(error.path());
-        vec![ConfigIssue { pointer, message: error.into_inner().to_string() }]
+        vec![ConfigIssue {
+            pointer,
+            message: error.into_inner().to_string(),
+        }]
     })
 }
 

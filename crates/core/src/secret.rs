@@ -79,8 +79,9 @@ fn resolve(source: SecretSource) -> Result<Secret, String> {
                 Some(dir) if file.is_relative() => dir.join(&file),
                 _ => file.clone(),
             });
-            let text = std::fs::read_to_string(&path)
-                .map_err(|error| format!("cannot read secret file `{}`: {error}", path.display()))?;
+            let text = std::fs::read_to_string(&path).map_err(|error| {
+                format!("cannot read secret file `{}`: {error}", path.display())
+            })?;
             let value = text.trim_end_matches(['\r', '\n']);
             if value.is_empty() {
                 return Err(format!("secret file `{}` is empty", path.display()));
@@ -144,7 +145,10 @@ mod tests {
 
     #[test]
     fn literal_env_and_file_sources_resolve() {
-        assert_eq!(load(serde_json::json!("s3cret")).unwrap().expose(), "s3cret");
+        assert_eq!(
+            load(serde_json::json!("s3cret")).unwrap().expose(),
+            "s3cret"
+        );
 
         std::env::set_var("INLET_CORE_TEST_SECRET", "from-env\n");
         let secret = load(serde_json::json!({ "env": "INLET_CORE_TEST_SECRET" })).unwrap();
@@ -152,18 +156,25 @@ mod tests {
 
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("secret.txt"), "from-file\n").unwrap();
-        let secret =
-            with_base_dir(dir.path(), || load(serde_json::json!({ "file": "secret.txt" })));
+        let secret = with_base_dir(dir.path(), || {
+            load(serde_json::json!({ "file": "secret.txt" }))
+        });
         assert_eq!(secret.unwrap().expose(), "from-file");
     }
 
     #[test]
     fn unresolvable_sources_say_why() {
         let error = load(serde_json::json!({ "env": "INLET_CORE_TEST_UNSET_VARIABLE" }));
-        assert_eq!(error.unwrap_err(), "environment variable `INLET_CORE_TEST_UNSET_VARIABLE` is not set");
+        assert_eq!(
+            error.unwrap_err(),
+            "environment variable `INLET_CORE_TEST_UNSET_VARIABLE` is not set"
+        );
 
         let error = load(serde_json::json!({ "file": "/nonexistent/inlet/secret" })).unwrap_err();
-        assert!(error.starts_with("cannot read secret file `/nonexistent/inlet/secret`"), "{error}");
+        assert!(
+            error.starts_with("cannot read secret file `/nonexistent/inlet/secret`"),
+            "{error}"
+        );
 
         let error = load(serde_json::json!({ "vault": "x" })).unwrap_err();
         assert!(error.starts_with("expected a secret"), "{error}");

@@ -1,1 +1,48 @@
-fn main() {}
+//! `inlet`: the command-line runner. It loads and validates the config, opens
+//! the store, and runs one command; see `cli.rs` for every command.
+//!
+//! - `commands/`: one file per command.
+//! - `config_file.rs`: reading `inlet.toml` and finding the data folder.
+//! - `sync/`: the sync pipeline from connector batches to the store.
+//! - `output.rs`: table, JSON, NDJSON and CSV writers.
+//! - `logging.rs`: stderr logging in text or JSON.
+
+mod cli;
+mod commands;
+mod config_file;
+mod failure;
+mod logging;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::Cli;
+
+/// The connector crates linked into this binary, referenced here so the
+/// linker keeps their registrations.
+pub fn linked_connectors() -> [&'static str; 1] {
+    [std::hint::black_box(inlet_microsoft_tvm::KIND)]
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    linked_connectors();
+    logging::init(&cli.global);
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(commands::run(cli)) {
+        Ok(code) => code,
+        Err(failure) => failure.report(),
+    }
+}
