@@ -13,6 +13,8 @@ mod config_file;
 mod failure;
 mod logging;
 mod output;
+mod signals;
+mod sync;
 
 use std::process::ExitCode;
 

@@ -1,10 +1,14 @@
 //! One module per command; `run` dispatches.
 
+mod check;
 mod connectors;
+mod demo;
+mod history;
+mod listing;
+mod sandbox;
 mod schema;
+mod sync;
 mod validate;
-
-use std::process::ExitCode;
 
 use crate::cli::{Cli, Command};
 use crate::failure::{CommandResult, Failure};
@@ -15,16 +19,16 @@ pub async fn run(cli: Cli) -> CommandResult {
         Command::Connectors { format } => connectors::run(format),
         Command::Schema { kind } => schema::run(&kind),
         Command::Validate => validate::run(global),
-        Command::Check { .. } => not_yet("check"),
-        Command::Sync(_) => not_yet("sync"),
+        Command::Check { name, format } => check::run(global, &name, format).await,
+        Command::Sync(args) => sync::run(global, &args).await,
         Command::Run { .. } => not_yet("run"),
-        Command::Assets(_) => not_yet("assets"),
-        Command::Findings(_) => not_yet("findings"),
-        Command::Stats { .. } => not_yet("stats"),
-        Command::Runs { .. } => not_yet("runs"),
-        Command::Quarantine { .. } => not_yet("quarantine"),
-        Command::Sandbox { .. } => not_yet("sandbox"),
-        Command::Demo => not_yet("demo"),
+        Command::Assets(args) => listing::assets(global, &args),
+        Command::Findings(args) => listing::findings(global, &args),
+        Command::Stats { name, format } => history::stats(global, &name, format),
+        Command::Runs { name, format } => history::runs(global, &name, format),
+        Command::Quarantine { name, format } => history::quarantine(global, &name, format),
+        Command::Sandbox { kind, args } => sandbox::run(&kind, args).await,
+        Command::Demo => demo::run(global).await,
     }
 }
 
@@ -33,9 +37,4 @@ fn not_yet(command: &str) -> CommandResult {
     Err(Failure::usage(anyhow::anyhow!(
         "`inlet {command}` is not yet available in this version"
     )))
-}
-
-#[allow(dead_code)]
-fn success() -> CommandResult {
-    Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,138 @@
+//! `inlet sync NAME`: one sync now, then a summary.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use inlet_store::{RunOutcome, Store};
+use serde_json::json;
+
+use crate::cli::{GlobalArgs, ReportFormat, SyncArgs};
+use crate::config_file;
+use crate::failure::{CommandResult, Failure};
+use crate::signals::shutdown_signal;
+use crate::sync::{run_sync, ModeRequest, StartError, SyncOptions, SyncReport};
+
+pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> CommandResult {
+    if args.dry_run {
+        return Err(Failure::usage(anyhow::anyhow!(
+            "`inlet sync --dry-run` is not yet available in this version"
+        )));
+    }
+    let (config, instance) = config_file::load_instance(global, &args.name)?;
+    let store = Store::open(&config_file::data_dir(global, &config)).map_err(Failure::failed)?;
+    let mode = match (args.full, args.delta) {
+        (true, _) => ModeRequest::Full,
+        (_, true) => ModeRequest::Delta,
+        _ => ModeRequest::Auto,
+    };
+    let options = SyncOptions {
+        mode,
+        confirm_removal: args.confirm_removal,
+    };
+    let report = run_sync(&store, &instance, &options, shutdown_signal())
+        .await
+        .map_err(|error| match error {
+            StartError::DeltaImpossible(_) => Failure::usage(error),
+            StartError::Store(_) => Failure::failed(error),
+        })?;
+
+    match args.format {
+        ReportFormat::Json => print_json(&report),
+        ReportFormat::Table => print_summary(&report),
+    }
+    .map_err(Failure::failed)?;
+    Ok(match report.run.outcome {
+        RunOutcome::Succeeded => ExitCode::SUCCESS,
+        _ => ExitCode::from(1),
+    })
+}
+
+fn print_json(report: &SyncReport) -> std::io::Result<()> {
+    let value = json!({
+        "run": report.run,
+        "elapsed_secs": report.elapsed.as_secs_f64(),
+        "reconciliation": report.plan,
+    });
+    crate::output::print_json(&value)
+}
+
+/// A few lines a person reads at a glance after a sync.
+fn print_summary(report: &SyncReport) -> std::io::Result<()> {
+    let run = &report.run;
+    let mut out = std::io::stdout().lock();
+    let outcome = match run.outcome {
+        RunOutcome::Succeeded => "succeeded",
+        RunOutcome::Failed => "FAILED",
+        RunOutcome::Held => "HELD",
+        RunOutcome::Running => "running",
+    };
+    writeln!(
+        out,
+        "{} sync of `{}` {outcome} (run {}) in {:.1} s: {} requests, {} retries, {} throttled",
+        match run.mode {
+            inlet_store::RunMode::Full => "full",
+            inlet_store::RunMode::Delta => "delta",
+        },
+        run.instance,
+        run.id,
+        report.elapsed.as_secs_f64(),
+        run.requests,
+        run.retries,
+        run.throttled,
+    )?;
+    let assets = &run.counts.assets;
+    writeln!(
+        out,
+        "  assets:   {} seen, {} new, {} updated, {} unchanged, {} reactivated, archived: {}",
+        assets.seen,
+        assets.new,
+        assets.updated,
+        assets.unchanged,
+        assets.reactivated,
+        join_counts(&assets.archived)
+    )?;
+    let findings = &run.counts.findings;
+    writeln!(
+        out,
+        "  findings: {} seen, {} new, {} updated, {} unchanged, {} reopened, {} fixed",
+        findings.seen,
+        findings.new,
+        findings.updated,
+        findings.unchanged,
+        findings.reopened,
+        findings.fixed
+    )?;
+    writeln!(out, "  skipped:  {}", join_counts(&run.counts.skipped))?;
+    if !run.counts.warnings.is_empty() {
+        writeln!(out, "  warnings: {}", join_counts(&run.counts.warnings))?;
+    }
+    if let Some(held) = &run.held {
+        writeln!(out, "  held:     {held}; nothing was archived or fixed")?;
+        writeln!(
+            out,
+            "            run `inlet sync {} --confirm-removal` to apply it",
+            run.instance
+        )?;
+    }
+    if let Some(error) = &run.error {
+        writeln!(out, "  error:    {error}")?;
+        writeln!(
+            out,
+            "            nothing was archived or fixed; the next sync starts clean"
+        )?;
+    }
+    Ok(())
+}
+
+fn join_counts(counts: &std::collections::BTreeMap<String, u64>) -> String {
+    let parts: Vec<String> = counts
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(key, n)| format!("{key} {n}"))
+        .collect();
+    if parts.is_empty() {
+        "none".into()
+    } else {
+        parts.join(", ")
+    }
+}

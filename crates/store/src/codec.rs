@@ -1,0 +1,395 @@
+//! What the store keeps per record and how it is encoded.
+//!
+//! A record value (`StoredAsset`, `StoredFinding`) holds the observation plus
+//! the lifecycle fields, as JSON. What changes on every sync (which run last
+//! returned the record, which run activated it, the last delta event) lives in
+//! a small fixed-layout marker in a sibling tree instead, so a resync that
+//! changes nothing rewrites only the marker and never the record value.
+
+use inlet_core::{
+    ArchiveReason, Asset, AssetObservation, AssetStatus, Finding, FindingObservation, FindingStatus,
+};
+use jiff::Timestamp;
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+use crate::error::{DecodeError, StoreError};
+use crate::keys;
+
+/// An asset as stored: the observation plus its lifecycle. `instance` is the
+/// key's first part; `last_synced_at` comes from the marker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct StoredAsset {
+    pub connector: String,
+    pub observation: AssetObservation,
+    pub status: AssetStatus,
+    pub archived_reason: Option<ArchiveReason>,
+    pub archived_at: Option<Timestamp>,
+    pub first_ingested_at: Timestamp,
+}
+
+impl StoredAsset {
+    pub fn archive(&mut self, reason: ArchiveReason, at: Timestamp) {
+        self.status = AssetStatus::Archived;
+        self.archived_reason = Some(reason);
+        self.archived_at = Some(at);
+    }
+
+    pub fn activate(&mut self) {
+        self.status = AssetStatus::Active;
+        self.archived_reason = None;
+        self.archived_at = None;
+    }
+
+    pub fn into_asset(self, instance: &str, seen: &Seen) -> Asset {
+        let observation = self.observation;
+        Asset {
+            instance: instance.to_owned(),
+            connector: self.connector,
+            id: observation.id,
+            external_identifier: observation.external_identifier,
+            name: observation.name,
+            operating_systems: observation.operating_systems,
+            ipv4: observation.ipv4,
+            ipv6: observation.ipv6,
+            first_observed: observation.first_observed,
+            last_observed: observation.last_observed,
+            external_tags: observation.external_tags,
+            custom_attributes: observation.custom_attributes,
+            source_status: observation.source_status,
+            status: self.status,
+            archived_reason: self.archived_reason,
+            archived_at: self.archived_at,
+            first_ingested_at: self.first_ingested_at,
+            last_synced_at: seen.at,
+        }
+    }
+}
+
+/// A finding as stored: the observation plus its lifecycle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct StoredFinding {
+    pub connector: String,
+    pub observation: FindingObservation,
+    pub status: FindingStatus,
+    pub fixed_at: Option<Timestamp>,
+    pub first_ingested_at: Timestamp,
+}
+
+impl StoredFinding {
+    pub fn fix(&mut self, at: Timestamp) {
+        self.status = FindingStatus::Fixed;
+        self.fixed_at = Some(at);
+    }
+
+    pub fn into_finding(self, instance: &str, seen: &Seen) -> Finding {
+        let observation = self.observation;
+        Finding {
+            instance: instance.to_owned(),
+            connector: self.connector,
+            id: observation.id,
+            asset_id: observation.asset_id,
+            name: observation.name,
+            cves: observation.cves,
+            severity: observation.severity,
+            severity_source: observation.severity_source,
+            cvss_score: observation.cvss_score,
+            description: observation.description,
+            custom_attributes: observation.custom_attributes,
+            first_seen: observation.first_seen,
+            last_seen: observation.last_seen,
+            status: self.status,
+            fixed_at: self.fixed_at,
+            first_ingested_at: self.first_ingested_at,
+            last_synced_at: seen.at,
+        }
+    }
+}
+
+/// Which run last returned a record (and its start time, the exported
+/// `last_synced_at`), and which run made it active. Encoded as 32 bytes:
+/// run (u64 BE), start (i128 ns BE), activating run (u64 BE).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Seen {
+    pub run: u64,
+    pub at: Timestamp,
+    pub activated_run: u64,
+}
+
+const SEEN_LEN: usize = 32;
+const EVENT_LEN: usize = 17;
+
+impl Seen {
+    /// The marker of a record written before markers existed or torn apart
+    /// from it: never returned, active since before any run.
+    pub fn unknown(at: Timestamp) -> Seen {
+        Seen {
+            run: 0,
+            at,
+            activated_run: 0,
+        }
+    }
+
+    pub fn encode(&self) -> [u8; SEEN_LEN] {
+        let mut bytes = [0; SEEN_LEN];
+        bytes[..8].copy_from_slice(&self.run.to_be_bytes());
+        bytes[8..24].copy_from_slice(&self.at.as_nanosecond().to_be_bytes());
+        bytes[24..].copy_from_slice(&self.activated_run.to_be_bytes());
+        bytes
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Seen, DecodeError> {
+        if bytes.len() != SEEN_LEN {
+            return Err(DecodeError::MarkerLength {
+                len: bytes.len(),
+                expected: "32",
+            });
+        }
+        let mut reader = MarkerReader { bytes };
+        Ok(Seen {
+            run: u64::from_be_bytes(reader.take()?),
+            at: reader.timestamp()?,
+            activated_run: u64::from_be_bytes(reader.take()?),
+        })
+    }
+}
+
+/// Reads fixed-size fields off the front of a marker whose length was checked.
+struct MarkerReader<'a> {
+    bytes: &'a [u8],
+}
+
+impl MarkerReader<'_> {
+    fn take<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
+        let (head, rest) =
+            self.bytes
+                .split_first_chunk::<N>()
+                .ok_or(DecodeError::MarkerLength {
+                    len: self.bytes.len(),
+                    expected: "more",
+                })?;
+        self.bytes = rest;
+        Ok(*head)
+    }
+
+    fn timestamp(&mut self) -> Result<Timestamp, DecodeError> {
+        Ok(Timestamp::from_nanosecond(i128::from_be_bytes(
+            self.take()?,
+        ))?)
+    }
+}
+
+/// A delta event applied to a finding: when, and what it said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Event {
+    pub at: Timestamp,
+    pub status: FindingStatus,
+}
+
+impl Event {
+    /// Events apply in this order; at equal times `active` sorts after
+    /// `fixed`, so it is the one that stays.
+    pub fn order(&self) -> (Timestamp, u8) {
+        (self.at, status_byte(self.status))
+    }
+}
+
+fn status_byte(status: FindingStatus) -> u8 {
+    match status {
+        FindingStatus::Fixed => 0,
+        FindingStatus::Active => 1,
+    }
+}
+
+/// A finding's marker: [`Seen`], then optionally the last applied delta event
+/// (i128 ns BE, kind byte 0 = fixed, 1 = active): 32 or 49 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FindingSeen {
+    pub seen: Seen,
+    pub last_event: Option<Event>,
+}
+
+impl FindingSeen {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut bytes = Vec::with_capacity(SEEN_LEN + EVENT_LEN);
+        bytes.extend_from_slice(&self.seen.encode());
+        if let Some(event) = self.last_event {
+            bytes.extend_from_slice(&event.at.as_nanosecond().to_be_bytes());
+            bytes.push(status_byte(event.status));
+        }
+        bytes
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<FindingSeen, DecodeError> {
+        let length_error = || DecodeError::MarkerLength {
+            len: bytes.len(),
+            expected: "32 or 49",
+        };
+        let (seen, event) = match bytes.len() {
+            SEEN_LEN => (bytes, None),
+            len if len == SEEN_LEN + EVENT_LEN => {
+                let (seen, event) = bytes.split_at(SEEN_LEN);
+                (seen, Some(event))
+            }
+            _ => return Err(length_error()),
+        };
+        let seen = Seen::decode(seen)?;
+        let last_event = event.map(decode_event).transpose()?;
+        Ok(FindingSeen { seen, last_event })
+    }
+}
+
+fn decode_event(bytes: &[u8]) -> Result<Event, DecodeError> {
+    let mut reader = MarkerReader { bytes };
+    let at = reader.timestamp()?;
+    let status = match reader.take::<1>()? {
+        [0] => FindingStatus::Fixed,
+        [1] => FindingStatus::Active,
+        [other] => return Err(DecodeError::EventKind(other)),
+    };
+    Ok(Event { at, status })
+}
+
+/// A record loaded for merging: its decoded value, the exact stored bytes
+/// (compared to decide "unchanged"), its marker, and whether the value must
+/// be written.
+#[derive(Debug, Clone)]
+pub(crate) struct Entry<T, M> {
+    pub stored: T,
+    pub bytes: Vec<u8>,
+    pub marker: M,
+    pub dirty: bool,
+}
+
+impl<T: Serialize + PartialEq, M> Entry<T, M> {
+    /// Replaces the value of `current` with `next`. When the value did not
+    /// change, the stored bytes stay and the value is not rewritten; the
+    /// second result says whether it changed.
+    pub fn settle(
+        tree: &'static str,
+        key: &[u8],
+        current: Option<Entry<T, M>>,
+        next: T,
+        marker: M,
+    ) -> Result<(Entry<T, M>, bool), StoreError> {
+        let bytes = encode_json(tree, key, &next)?;
+        match current {
+            // Bytes catch equal values whose floats do not survive a JSON
+            // round trip; struct equality catches reordered maps.
+            Some(current) if current.bytes == bytes || current.stored == next => {
+                Ok((Entry { marker, ..current }, false))
+            }
+            _ => Ok((
+                Entry {
+                    stored: next,
+                    bytes,
+                    marker,
+                    dirty: true,
+                },
+                true,
+            )),
+        }
+    }
+}
+
+pub(crate) fn encode_json<T: Serialize>(
+    tree: &'static str,
+    key: &[u8],
+    value: &T,
+) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(|source| StoreError::Encode {
+        tree,
+        key: keys::display_key(key),
+        source,
+    })
+}
+
+pub(crate) fn decode_json<T: DeserializeOwned>(
+    tree: &'static str,
+    key: &[u8],
+    bytes: &[u8],
+) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|source| corrupt(tree, key, source.into()))
+}
+
+pub(crate) fn corrupt(tree: &'static str, key: &[u8], source: DecodeError) -> StoreError {
+    StoreError::Corrupt {
+        tree,
+        key: keys::display_key(key),
+        source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(second: i64, nanosecond: i32) -> Timestamp {
+        Timestamp::new(second, nanosecond).unwrap()
+    }
+
+    #[test]
+    fn markers_round_trip() {
+        let seen = Seen {
+            run: 7,
+            at: at(1_700_000_000, 123),
+            activated_run: 3,
+        };
+        assert_eq!(Seen::decode(&seen.encode()).unwrap(), seen);
+
+        for last_event in [
+            None,
+            Some(Event {
+                at: at(-5, 1),
+                status: FindingStatus::Fixed,
+            }),
+            Some(Event {
+                at: at(1_800_000_000, 0),
+                status: FindingStatus::Active,
+            }),
+        ] {
+            let marker = FindingSeen { seen, last_event };
+            let bytes = marker.encode();
+            assert_eq!(bytes.len(), if last_event.is_some() { 49 } else { 32 });
+            assert_eq!(FindingSeen::decode(&bytes).unwrap(), marker);
+        }
+    }
+
+    #[test]
+    fn damaged_markers_are_errors() {
+        assert!(matches!(
+            Seen::decode(&[0; 31]),
+            Err(DecodeError::MarkerLength { len: 31, .. })
+        ));
+        let mut bytes = FindingSeen {
+            seen: Seen::unknown(at(0, 0)),
+            last_event: Some(Event {
+                at: at(0, 0),
+                status: FindingStatus::Active,
+            }),
+        }
+        .encode();
+        bytes[48] = 9;
+        assert!(matches!(
+            FindingSeen::decode(&bytes),
+            Err(DecodeError::EventKind(9))
+        ));
+    }
+
+    #[test]
+    fn an_active_event_sorts_after_a_fixed_one_at_the_same_time() {
+        let fixed = Event {
+            at: at(10, 0),
+            status: FindingStatus::Fixed,
+        };
+        let active = Event {
+            at: at(10, 0),
+            status: FindingStatus::Active,
+        };
+        let earlier_active = Event {
+            at: at(9, 0),
+            status: FindingStatus::Active,
+        };
+        assert!(fixed.order() < active.order());
+        assert!(earlier_active.order() < fixed.order());
+    }
+}

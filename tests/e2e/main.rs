@@ -1,0 +1,6 @@
+//! End-to-end tests: the real `inlet` binary against the real sandbox over
+//! loopback, each in its own temp folder.
+
+mod cli;
+mod harness;
+mod lifecycle;
