@@ -2,5 +2,6 @@
 //! loopback, each in its own temp folder.
 
 mod cli;
+mod crash;
 mod harness;
 mod lifecycle;

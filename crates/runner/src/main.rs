@@ -15,6 +15,7 @@ mod logging;
 mod output;
 mod signals;
 mod sync;
+mod test_points;
 
 use std::process::ExitCode;
 

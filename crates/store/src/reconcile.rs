@@ -61,12 +61,23 @@ impl ReconcilePlan {
 impl Store {
     /// What [`Store::apply_reconciliation`] would do now; writes nothing.
     pub fn plan_reconciliation(&self, ctx: &IngestContext) -> Result<ReconcilePlan, StoreError> {
-        self.reconcile(ctx, false, RECONCILE_BATCH_KEYS)
+        self.reconcile(ctx, None, RECONCILE_BATCH_KEYS)
     }
 
     /// Archives and fixes what the run's data says to; returns what it did.
     pub fn apply_reconciliation(&self, ctx: &IngestContext) -> Result<ReconcilePlan, StoreError> {
-        let plan = self.reconcile(ctx, true, RECONCILE_BATCH_KEYS)?;
+        self.apply_reconciliation_with(ctx, &mut |_| {})
+    }
+
+    /// [`Store::apply_reconciliation`], calling `on_commit` with the number of
+    /// keys after each transaction it commits (for progress, and for tests that
+    /// stop the process between two of them).
+    pub fn apply_reconciliation_with(
+        &self,
+        ctx: &IngestContext,
+        on_commit: &mut dyn FnMut(u64),
+    ) -> Result<ReconcilePlan, StoreError> {
+        let plan = self.reconcile(ctx, Some(on_commit), RECONCILE_BATCH_KEYS)?;
         tracing::debug!(
             instance = %ctx.instance,
             run_id = ctx.run_id,
@@ -78,17 +89,19 @@ impl Store {
         Ok(plan)
     }
 
-    /// Plans or applies; applying commits every `batch_keys` keys.
+    /// Plans (`apply` is `None`) or applies; applying commits every
+    /// `batch_keys` keys and reports each commit to the callback.
     fn reconcile(
         &self,
         ctx: &IngestContext,
-        apply: bool,
+        mut apply: Option<&mut dyn FnMut(u64)>,
         batch_keys: usize,
     ) -> Result<ReconcilePlan, StoreError> {
         let prefix = keys::instance_prefix(&ctx.instance)?;
         let mut plan = ReconcilePlan::default();
 
-        let mut writer = Writer::new(apply, batch_keys, vec![self.trees.findings.clone()]);
+        let findings = vec![self.trees.findings.clone()];
+        let mut writer = Writer::new(apply.as_deref_mut(), batch_keys, findings);
         self.reconcile_findings(ctx, &prefix, &mut plan, &mut writer)?;
         writer.flush()?;
 
@@ -271,7 +284,9 @@ impl DeviceCache {
 
 /// Collects a reconciliation's writes into transactions of bounded size; in
 /// a plan (`apply` false) it writes nothing.
-struct Writer {
+struct Writer<'a, 'b> {
+    /// Present when applying: called after each commit with its key count.
+    on_commit: Option<&'a mut (dyn FnMut(u64) + 'b)>,
     apply: bool,
     limit: usize,
     trees: Vec<Tree>,
@@ -279,11 +294,16 @@ struct Writer {
     n_keys: usize,
 }
 
-impl Writer {
-    fn new(apply: bool, limit: usize, trees: Vec<Tree>) -> Writer {
+impl<'a, 'b> Writer<'a, 'b> {
+    fn new(
+        on_commit: Option<&'a mut (dyn FnMut(u64) + 'b)>,
+        limit: usize,
+        trees: Vec<Tree>,
+    ) -> Self {
         let batches = trees.iter().map(|_| Batch::default()).collect();
         Writer {
-            apply,
+            apply: on_commit.is_some(),
+            on_commit,
             limit,
             trees,
             batches,
@@ -316,6 +336,9 @@ impl Writer {
         self.batches
             .iter_mut()
             .for_each(|batch| *batch = Batch::default());
+        if let Some(on_commit) = self.on_commit.as_mut() {
+            on_commit(self.n_keys as u64);
+        }
         self.n_keys = 0;
         Ok(())
     }
@@ -651,7 +674,7 @@ mod tests {
             .upsert_findings(&ctx, findings[..20].iter().step_by(2).cloned().collect())
             .unwrap();
         let plan = store.plan_reconciliation(&ctx).unwrap();
-        let applied = store.reconcile(&ctx, true, 7).unwrap();
+        let applied = store.reconcile(&ctx, Some(&mut |_| {}), 7).unwrap();
 
         assert_eq!(applied, plan);
         assert_eq!((plan.archive_total(), plan.fix), (15, 10));

@@ -19,6 +19,7 @@ use jiff::{SignedDuration, Timestamp};
 use tracing::Instrument;
 
 use self::sink::StoreSink;
+use crate::test_points;
 
 /// Name of the cursor holding when the connector's reference data was refreshed.
 pub const REFERENCE_CURSOR: &str = "reference_refreshed_at";
@@ -176,6 +177,7 @@ fn finish(
     if run.mode == RunMode::Delta {
         return Ok((RunOutcome::Succeeded, None));
     }
+    test_points::reached("fetched");
     let plan = store.plan_reconciliation(context)?;
     if let Some(reason) = brake(instance, run, &plan) {
         if !options.confirm_removal {
@@ -185,7 +187,9 @@ fn finish(
         }
         tracing::warn!(reason = %reason, "mass removal confirmed by the operator");
     }
-    let applied = store.apply_reconciliation(context)?;
+    let applied =
+        store.apply_reconciliation_with(context, &mut |_| test_points::reached("reconcile"))?;
+    test_points::reached("reconciled");
     for (reason, count) in &applied.archive {
         run.counts
             .assets

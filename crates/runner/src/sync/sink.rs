@@ -10,6 +10,8 @@ use inlet_store::{FindingUpsert, IngestContext, QuarantinedRecord, RunCounts, St
 use jiff::Timestamp;
 use serde_json::value::RawValue;
 
+use crate::test_points;
+
 /// Writes a sync's batches into the store and counts what happened.
 pub struct StoreSink<'a> {
     pub store: &'a Store,
@@ -214,6 +216,8 @@ impl RecordSink for StoreSink<'_> {
                     .put_reference(&self.context.instance, entries)
                     .map_err(Self::store_error)
             }
-        }
+        }?;
+        test_points::reached("batch");
+        Ok(())
     }
 }
