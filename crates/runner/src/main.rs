@@ -3,7 +3,6 @@
 //!
 //! - `commands/`: one file per command.
 //! - `config_file.rs`: reading `inlet.toml` and finding the data folder.
-//! - `sync/`: the sync pipeline from connector batches to the store.
 //! - `output.rs`: table, JSON, NDJSON and CSV writers.
 //! - `logging.rs`: stderr logging in text or JSON.
 
@@ -14,8 +13,6 @@ mod failure;
 mod logging;
 mod output;
 mod signals;
-mod sync;
-mod test_points;
 
 use std::process::ExitCode;
 

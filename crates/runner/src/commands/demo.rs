@@ -14,7 +14,7 @@ use inlet_store::{AssetFilter, FindingFilter, RunOutcome, Store};
 
 use crate::cli::GlobalArgs;
 use crate::failure::{CommandResult, Failure};
-use crate::sync::{run_sync, ModeRequest, SyncOptions, SyncReport};
+use inlet_engine::{run_sync, ModeRequest, SyncOptions, SyncReport};
 
 /// Where the demo writes when `--data-dir` is not given.
 const DEFAULT_DEMO_DIR: &str = "inlet-demo";

@@ -10,7 +10,7 @@ use crate::cli::{GlobalArgs, ReportFormat, SyncArgs};
 use crate::config_file;
 use crate::failure::{CommandResult, Failure};
 use crate::signals::shutdown_signal;
-use crate::sync::{run_sync, ModeRequest, StartError, SyncOptions, SyncReport};
+use inlet_engine::{run_sync, ModeRequest, StartError, SyncOptions, SyncReport};
 
 pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> CommandResult {
     if args.dry_run {

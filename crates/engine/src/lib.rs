@@ -1,5 +1,7 @@
-//! One sync of one instance: choose full or delta, hand the connector a sink
-//! that stores every batch, and reconcile only when every page arrived.
+//! Inlet's sync engine: one sync of one instance. It chooses full or delta,
+//! hands the connector a sink that stores every batch, and reconciles only
+//! when every page arrived. The runner, the conformance kit and the demo all
+//! sync through [`run_sync`].
 //!
 //! The order matters. Reconciliation (archive, fix) reads which records this
 //! run stamped, so it may only start after the connector returned `Ok`: a
@@ -8,6 +10,7 @@
 //! the plan and its application, so a held sync changes no status either.
 
 mod sink;
+pub mod test_points;
 
 use std::collections::HashSet;
 use std::time::Instant;
@@ -19,7 +22,6 @@ use jiff::{SignedDuration, Timestamp};
 use tracing::Instrument;
 
 use self::sink::StoreSink;
-use crate::test_points;
 
 /// Name of the cursor holding when the connector's reference data was refreshed.
 pub const REFERENCE_CURSOR: &str = "reference_refreshed_at";
