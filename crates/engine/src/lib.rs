@@ -9,6 +9,7 @@
 //! was, and the run is recorded as failed. The mass-removal brake sits between
 //! the plan and its application, so a held sync changes no status either.
 
+mod observer;
 mod sink;
 pub mod test_points;
 
@@ -21,6 +22,7 @@ use inlet_store::{IngestContext, ReconcilePlan, RunMode, RunOutcome, RunRecord, 
 use jiff::{SignedDuration, Timestamp};
 use tracing::Instrument;
 
+pub use self::observer::{Stream, SyncObserver, Unobserved};
 use self::sink::StoreSink;
 
 /// Name of the cursor holding when the connector's reference data was refreshed.
@@ -36,11 +38,23 @@ pub enum ModeRequest {
 }
 
 /// How to run one sync.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct SyncOptions {
     pub mode: ModeRequest,
     /// Apply reconciliation even when the mass-removal brake would hold it.
     pub confirm_removal: bool,
+    /// Told about progress; `None` watches nothing.
+    pub observer: Option<std::sync::Arc<dyn SyncObserver>>,
+}
+
+impl std::fmt::Debug for SyncOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncOptions")
+            .field("mode", &self.mode)
+            .field("confirm_removal", &self.confirm_removal)
+            .field("observer", &self.observer.is_some())
+            .finish()
+    }
 }
 
 /// What a finished sync reports: its run record and, for a full sync that got
@@ -105,6 +119,8 @@ async fn execute(
 ) -> Result<SyncReport, StartError> {
     let clock = Instant::now();
     let name = &instance.settings.name;
+    let observer: std::sync::Arc<dyn SyncObserver> =
+        options.observer.clone().unwrap_or_else(|| std::sync::Arc::new(Unobserved));
     tracing::info!(mode = ?run.mode, "sync started");
     let context = ingest_context(instance, run.id, run.started_at);
     let request = SyncRequest {
@@ -120,6 +136,7 @@ async fn execute(
         seen_assets: HashSet::new(),
         reference_refreshed: false,
         n_batches: 0,
+        observer: observer.as_ref(),
     };
 
     // Fetch and store every page; a signal ends the fetch at its next await.
@@ -150,6 +167,7 @@ async fn execute(
             outcome
         }
     };
+    observer.finished();
     run.finished_at = Some(Timestamp::now());
     store.save_run(&run)?;
     store.flush()?;
@@ -180,6 +198,9 @@ fn finish(
         return Ok((RunOutcome::Succeeded, None));
     }
     test_points::reached("fetched");
+    if let Some(observer) = &options.observer {
+        observer.reconciling();
+    }
     let plan = store.plan_reconciliation(context)?;
     if let Some(reason) = brake(instance, run, &plan) {
         if !options.confirm_removal {
@@ -189,8 +210,12 @@ fn finish(
         }
         tracing::warn!(reason = %reason, "mass removal confirmed by the operator");
     }
-    let applied =
-        store.apply_reconciliation_with(context, &mut |_| test_points::reached("reconcile"))?;
+    let applied = store.apply_reconciliation_with(context, &mut |n_keys| {
+        if let Some(observer) = &options.observer {
+            observer.reconcile_committed(n_keys);
+        }
+        test_points::reached("reconcile");
+    })?;
     test_points::reached("reconciled");
     for (reason, count) in &applied.archive {
         run.counts

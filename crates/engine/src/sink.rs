@@ -10,6 +10,7 @@ use inlet_store::{FindingUpsert, IngestContext, QuarantinedRecord, RunCounts, St
 use jiff::Timestamp;
 use serde_json::value::RawValue;
 
+use crate::observer::{Stream, SyncObserver};
 use crate::test_points;
 
 /// Writes a sync's batches into the store and counts what happened.
@@ -22,8 +23,9 @@ pub struct StoreSink<'a> {
     pub seen_assets: HashSet<String>,
     /// Whether the connector refreshed its reference data in this sync.
     pub reference_refreshed: bool,
-    /// Batches handed over so far, for progress reporting.
+    /// Batches handed over so far.
     pub n_batches: u64,
+    pub observer: &'a dyn SyncObserver,
 }
 
 /// Which stream a quarantined record came from.
@@ -201,11 +203,14 @@ impl StoreSink<'_> {
 impl RecordSink for StoreSink<'_> {
     async fn accept(&mut self, batch: RecordBatch) -> Result<(), SinkError> {
         self.n_batches += 1;
-        tracing::debug!(
-            n_records = batch.len(),
-            batch = self.n_batches,
-            "batch received"
-        );
+        let n_records = batch.len();
+        tracing::debug!(n_records, batch = self.n_batches, "batch received");
+        let stream = match &batch {
+            RecordBatch::Assets(_) => Stream::Assets,
+            RecordBatch::Findings(_) => Stream::Findings,
+            RecordBatch::FindingChanges(_) => Stream::FindingChanges,
+            RecordBatch::Reference(_) => Stream::Reference,
+        };
         match batch {
             RecordBatch::Assets(records) => self.accept_assets(records),
             RecordBatch::Findings(records) => self.accept_findings(records),
@@ -217,6 +222,7 @@ impl RecordSink for StoreSink<'_> {
                     .map_err(Self::store_error)
             }
         }?;
+        self.observer.batch_stored(stream, n_records);
         test_points::reached("batch");
         Ok(())
     }

@@ -163,10 +163,7 @@ fn step(title: &str) {
 }
 
 async fn sync(store: &Store, instance: &Instance) -> anyhow::Result<SyncReport> {
-    let options = SyncOptions {
-        mode: ModeRequest::Full,
-        confirm_removal: false,
-    };
+    let options = SyncOptions { mode: ModeRequest::Full, ..Default::default() };
     let report = run_sync(store, instance, &options, std::future::pending()).await?;
     if report.run.outcome != RunOutcome::Succeeded {
         bail!(

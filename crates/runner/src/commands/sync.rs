@@ -28,6 +28,7 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> CommandResult {
     let options = SyncOptions {
         mode,
         confirm_removal: args.confirm_removal,
+        observer: None,
     };
     let report = run_sync(&store, &instance, &options, shutdown_signal())
         .await
