@@ -311,3 +311,100 @@ fn three_days_of_changes_keep_the_inventory_true() {
     assert!(runs.iter().all(|run| run["outcome"] == "succeeded"));
     assert_eq!(stats["last_sync"]["id"], day3["run"]["id"]);
 }
+
+#[test]
+fn a_dry_run_reports_what_a_sync_would_change_and_writes_nothing() {
+    let (sandbox, workspace) = start();
+    sync(&workspace);
+    sandbox.advance_day();
+    let stats_before = workspace.json(&["stats", "lab", "--format", "json"]);
+    let runs_before = workspace.ndjson(&["runs", "lab", "--format", "ndjson"]);
+
+    let report = workspace.json(&["sync", "lab", "--full", "--dry-run", "--format", "json"]);
+    assert_eq!(report["dry_run"], true);
+    let counts = &report["run"]["counts"];
+    assert_eq!(
+        counts["assets"]["archived"],
+        json!({ "missing_from_sync": 1 }),
+        "{report:#}"
+    );
+    assert_eq!(counts["findings"]["new"], 1);
+    assert_eq!(counts["findings"]["fixed"], 1);
+    assert_eq!(report["reconciliation"]["sample_archived"], json!([C]));
+
+    let text = workspace.ok(&["sync", "lab", "--full", "--dry-run", "-v"]);
+    assert!(text.contains("nothing was written"), "{text}");
+    assert!(text.contains(&format!("would archive asset {C}")), "{text}");
+    assert!(text.contains("would fix finding CVE-2023-2222/"), "{text}");
+
+    // Nothing changed: not the records, not the run history.
+    assert_eq!(
+        workspace.json(&["stats", "lab", "--format", "json"]),
+        stats_before
+    );
+    assert_eq!(
+        workspace.ndjson(&["runs", "lab", "--format", "ndjson"]),
+        runs_before
+    );
+
+    // The real sync does what the dry run said.
+    let real = sync(&workspace);
+    assert_eq!(
+        real["run"]["counts"]["assets"]["archived"],
+        counts["assets"]["archived"]
+    );
+    assert_eq!(
+        real["run"]["counts"]["findings"]["fixed"],
+        counts["findings"]["fixed"]
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(workspace.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|entry| {
+            entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with(".inlet-dry-run")
+        })
+        .collect();
+    assert!(leftovers.is_empty(), "the scratch copy is removed");
+}
+
+#[test]
+fn a_sync_that_would_archive_most_assets_is_held_until_confirmed() {
+    let sandbox = SandboxProcess::start(&["--fixtures", FIXTURES]);
+    let settings = format!("{SETTINGS}\nmax_archive_percent = 20");
+    let workspace = Workspace::new(&sandbox, &settings, "");
+    sync(&workspace);
+    sandbox.advance_day();
+
+    // Day 2 archives one of three assets (33%), more than the 20% allowed.
+    let output = workspace.inlet(&["sync", "lab", "--full", "--format", "json"]);
+    assert_eq!(output.status.code(), Some(1), "a held sync exits 1");
+    let held: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(held["run"]["outcome"], "held");
+    let reason = held["run"]["held"].as_str().unwrap();
+    assert!(
+        reason.contains(
+            "would archive 1 of 3 active assets (33.3%), more than max_archive_percent (20%)"
+        ),
+        "{reason}"
+    );
+    let stats = workspace.json(&["stats", "lab", "--format", "json"]);
+    assert_eq!(stats["assets"]["active"], 3, "nothing archived while held");
+    assert_eq!(stats["findings"]["fixed"], 0, "nothing fixed while held");
+
+    let confirmed = workspace.json(&[
+        "sync",
+        "lab",
+        "--full",
+        "--confirm-removal",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(confirmed["run"]["outcome"], "succeeded");
+    assert_eq!(
+        confirmed["run"]["counts"]["assets"]["archived"],
+        json!({ "missing_from_sync": 1 })
+    );
+}

@@ -17,7 +17,7 @@ use std::collections::HashSet;
 use std::time::Instant;
 
 use inlet_core::config::Instance;
-use inlet_core::{ArchiveReason, SyncCounters, SyncMode, SyncRequest};
+use inlet_core::{SyncCounters, SyncMode, SyncRequest};
 use inlet_store::{IngestContext, ReconcilePlan, RunMode, RunOutcome, RunRecord, Store};
 use jiff::{SignedDuration, Timestamp};
 use tracing::Instrument;
@@ -45,6 +45,9 @@ pub struct SyncOptions {
     pub confirm_removal: bool,
     /// Told about progress; `None` watches nothing.
     pub observer: Option<std::sync::Arc<dyn SyncObserver>>,
+    /// Plan the reconciliation but apply nothing (used by [`dry_run`] on a
+    /// scratch copy of the store).
+    pub plan_only: bool,
 }
 
 impl std::fmt::Debug for SyncOptions {
@@ -53,6 +56,7 @@ impl std::fmt::Debug for SyncOptions {
             .field("mode", &self.mode)
             .field("confirm_removal", &self.confirm_removal)
             .field("observer", &self.observer.is_some())
+            .field("plan_only", &self.plan_only)
             .finish()
     }
 }
@@ -119,8 +123,10 @@ async fn execute(
 ) -> Result<SyncReport, StartError> {
     let clock = Instant::now();
     let name = &instance.settings.name;
-    let observer: std::sync::Arc<dyn SyncObserver> =
-        options.observer.clone().unwrap_or_else(|| std::sync::Arc::new(Unobserved));
+    let observer: std::sync::Arc<dyn SyncObserver> = options
+        .observer
+        .clone()
+        .unwrap_or_else(|| std::sync::Arc::new(Unobserved));
     tracing::info!(mode = ?run.mode, "sync started");
     let context = ingest_context(instance, run.id, run.started_at);
     let request = SyncRequest {
@@ -202,6 +208,11 @@ fn finish(
         observer.reconciling();
     }
     let plan = store.plan_reconciliation(context)?;
+    if options.plan_only {
+        run.held = brake(instance, run, &plan);
+        record_reconciliation(run, &plan);
+        return Ok((RunOutcome::Succeeded, Some(plan)));
+    }
     if let Some(reason) = brake(instance, run, &plan) {
         if !options.confirm_removal {
             tracing::warn!(reason = %reason, "sync held before reconciling");
@@ -217,19 +228,41 @@ fn finish(
         test_points::reached("reconcile");
     })?;
     test_points::reached("reconciled");
-    for (reason, count) in &applied.archive {
-        run.counts
-            .assets
-            .archived
-            .insert(archive_reason_name(*reason).to_string(), *count);
-    }
-    run.counts.findings.fixed += applied.fix;
-    run.counts.assets.reactivated += applied.reactivate;
+    record_reconciliation(run, &applied);
     Ok((RunOutcome::Succeeded, Some(applied)))
 }
 
-fn archive_reason_name(reason: ArchiveReason) -> &'static str {
-    reason.as_str()
+/// Adds what reconciliation did (or would do) to the run's counts.
+fn record_reconciliation(run: &mut RunRecord, plan: &ReconcilePlan) {
+    for (reason, count) in &plan.archive {
+        run.counts
+            .assets
+            .archived
+            .insert(reason.as_str().to_string(), *count);
+    }
+    run.counts.findings.fixed += plan.fix;
+    run.counts.assets.reactivated += plan.reactivate;
+}
+
+/// Runs a sync against a scratch copy of `instance`'s data, opened in
+/// `scratch_dir`, planning the reconciliation without applying it. The real
+/// store is only read; the report says what a real sync would change
+/// (`run.held` carries the reason a real sync would be held).
+pub async fn dry_run(
+    store: &Store,
+    instance: &Instance,
+    options: &SyncOptions,
+    stop: impl std::future::Future<Output = &'static str>,
+    scratch_dir: &std::path::Path,
+) -> Result<SyncReport, StartError> {
+    let scratch = Store::open(scratch_dir)?;
+    let n_copied = store.copy_instance_to(&instance.settings.name, &scratch)?;
+    tracing::debug!(n_copied, "dry run works on a scratch copy");
+    let options = SyncOptions {
+        plan_only: true,
+        ..options.clone()
+    };
+    run_sync(&scratch, instance, &options, stop).await
 }
 
 /// Why the mass-removal brake holds this sync, if it does. Only records that

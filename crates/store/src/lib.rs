@@ -37,6 +37,7 @@
 //! `reconcile`, `read` (listings and stats), `runs`, `quarantine`, `cursors`.
 
 mod codec;
+mod copy;
 mod cursors;
 mod db;
 mod delta;

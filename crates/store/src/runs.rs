@@ -146,7 +146,11 @@ impl Store {
         started_at: Timestamp,
     ) -> Result<RunRecord, StoreError> {
         // sled ids start at 0; +1 keeps 0 free to mean "no run" in markers.
-        let id = self.db.generate_id()? + 1;
+        // A store that received copied runs (a dry run's scratch copy) may
+        // generate ids below them: a run id must exceed every earlier run's.
+        let generated = self.db.generate_id()? + 1;
+        let newest = self.newest_run_id(instance)?;
+        let id = generated.max(newest.map_or(0, |newest| newest + 1));
         let run = RunRecord {
             id,
             instance: instance.to_owned(),
@@ -164,6 +168,19 @@ impl Store {
         };
         self.save_run(&run)?;
         Ok(run)
+    }
+
+    /// The largest run id of `instance`, from the last key of its range.
+    fn newest_run_id(&self, instance: &str) -> Result<Option<u64>, StoreError> {
+        let prefix = keys::instance_prefix(instance)?;
+        let Some(entry) = self.trees.runs.scan_prefix(&prefix).next_back() else {
+            return Ok(None);
+        };
+        let (key, _) = entry?;
+        let id_bytes = key
+            .get(prefix.len()..)
+            .and_then(|bytes| <[u8; 8]>::try_from(bytes).ok());
+        Ok(id_bytes.map(u64::from_be_bytes))
     }
 
     /// Stores `run`, replacing the record with the same instance and id.

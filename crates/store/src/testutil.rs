@@ -73,3 +73,29 @@ pub fn finding(asset_id: &str, cve: &str) -> FindingObservation {
         last_seen: Some(day(0)),
     }
 }
+
+/// Two synced runs: three assets with findings, then one asset gone and one
+/// finding fixed, so every kind of state is present.
+pub fn fill_example(store: &Store) {
+    let first = run(store, 0);
+    store
+        .upsert_assets(&first, vec![asset("a"), asset("b"), asset("c")])
+        .unwrap();
+    let findings = vec![
+        finding("a", "CVE-2024-0001"),
+        finding("a", "CVE-2024-0002"),
+        finding("c", "CVE-2024-0003"),
+    ];
+    store.upsert_findings(&first, findings).unwrap();
+    store.apply_reconciliation(&first).unwrap();
+
+    let second = run(store, 1);
+    store
+        .upsert_assets(&second, vec![asset("a"), asset("b")])
+        .unwrap();
+    store
+        .upsert_findings(&second, vec![finding("a", "CVE-2024-0001")])
+        .unwrap();
+    store.apply_reconciliation(&second).unwrap();
+    store.set_cursor(INSTANCE, "example", "value").unwrap();
+}

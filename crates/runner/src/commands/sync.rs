@@ -10,16 +10,12 @@ use crate::cli::{GlobalArgs, ReportFormat, SyncArgs};
 use crate::config_file;
 use crate::failure::{CommandResult, Failure};
 use crate::signals::shutdown_signal;
-use inlet_engine::{run_sync, ModeRequest, StartError, SyncOptions, SyncReport};
+use inlet_engine::{dry_run, run_sync, ModeRequest, StartError, SyncOptions, SyncReport};
 
 pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> CommandResult {
-    if args.dry_run {
-        return Err(Failure::usage(anyhow::anyhow!(
-            "`inlet sync --dry-run` is not yet available in this version"
-        )));
-    }
     let (config, instance) = config_file::load_instance(global, &args.name)?;
-    let store = Store::open(&config_file::data_dir(global, &config)).map_err(Failure::failed)?;
+    let data_dir = config_file::data_dir(global, &config);
+    let store = Store::open(&data_dir).map_err(Failure::failed)?;
     let mode = match (args.full, args.delta) {
         (true, _) => ModeRequest::Full,
         (_, true) => ModeRequest::Delta,
@@ -29,16 +25,27 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> CommandResult {
         mode,
         confirm_removal: args.confirm_removal,
         observer: None,
+        plan_only: false,
     };
-    let report = run_sync(&store, &instance, &options, shutdown_signal())
-        .await
-        .map_err(|error| match error {
+    let report = if args.dry_run {
+        // A scratch copy beside the data folder takes the sync; it is removed after.
+        let parent = data_dir.parent().filter(|p| !p.as_os_str().is_empty());
+        let scratch = tempfile::Builder::new()
+            .prefix(".inlet-dry-run-")
+            .tempdir_in(parent.unwrap_or(std::path::Path::new(".")))
+            .map_err(Failure::failed)?;
+        dry_run(&store, &instance, &options, shutdown_signal(), scratch.path()).await
+    } else {
+        run_sync(&store, &instance, &options, shutdown_signal()).await
+    };
+    let report = report.map_err(|error| match error {
             StartError::DeltaImpossible(_) => Failure::usage(error),
             StartError::Store(_) => Failure::failed(error),
         })?;
 
     match args.format {
-        ReportFormat::Json => print_json(&report),
+        ReportFormat::Json => print_json(&report, args.dry_run),
+        ReportFormat::Table if args.dry_run => print_dry_run(&report, global.verbose > 0),
         ReportFormat::Table => print_summary(&report),
     }
     .map_err(Failure::failed)?;
@@ -48,8 +55,9 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> CommandResult {
     })
 }
 
-fn print_json(report: &SyncReport) -> std::io::Result<()> {
+fn print_json(report: &SyncReport, dry_run: bool) -> std::io::Result<()> {
     let value = json!({
+        "dry_run": dry_run,
         "run": report.run,
         "elapsed_secs": report.elapsed.as_secs_f64(),
         "reconciliation": report.plan,
@@ -136,4 +144,40 @@ fn join_counts(counts: &std::collections::BTreeMap<String, u64>) -> String {
     } else {
         parts.join(", ")
     }
+}
+
+/// What a real sync would change; with `-v` the ids of what it would archive
+/// and fix (at most the store's sample limit of each).
+fn print_dry_run(report: &SyncReport, verbose: bool) -> std::io::Result<()> {
+    let run = &report.run;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "dry run of `{}`: nothing was written. A {} sync now would:", run.instance, run.mode.as_str())?;
+    let assets = &run.counts.assets;
+    writeln!(
+        out,
+        "  assets:   add {}, update {}, reactivate {}, archive {}",
+        assets.new, assets.updated, assets.reactivated, join_counts(&assets.archived)
+    )?;
+    let findings = &run.counts.findings;
+    writeln!(
+        out,
+        "  findings: add {}, update {}, reopen {}, fix {}",
+        findings.new, findings.updated, findings.reopened, findings.fixed
+    )?;
+    writeln!(out, "  skip:     {}", join_counts(&run.counts.skipped))?;
+    if let Some(held) = &run.held {
+        writeln!(out, "  and be HELD: {held}")?;
+    }
+    if let Some(error) = &run.error {
+        writeln!(out, "  but it failed: {error}")?;
+    }
+    if let (true, Some(plan)) = (verbose, &report.plan) {
+        for id in &plan.sample_archived {
+            writeln!(out, "  would archive asset {id}")?;
+        }
+        for id in &plan.sample_fixed {
+            writeln!(out, "  would fix finding {id}")?;
+        }
+    }
+    Ok(())
 }
