@@ -28,6 +28,21 @@ fn default_true() -> bool {
     true
 }
 
+/// Default longest `Retry-After` a sync waits out: 15 minutes.
+pub fn default_max_throttle_wait_secs() -> u32 {
+    900
+}
+
+/// Default seconds to wait for a connection.
+pub fn default_connect_timeout_secs() -> u32 {
+    10
+}
+
+/// Default seconds to wait for more of a response.
+pub fn default_read_timeout_secs() -> u32 {
+    120
+}
+
 /// Connection settings of one Defender tenant.
 #[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -65,6 +80,18 @@ pub struct TvmConfig {
     /// Fetch the vulnerability catalog to fill in descriptions and CVSS vectors (cached between syncs).
     #[serde(default = "default_true")]
     pub enrich_from_catalog: bool,
+    /// Longest wait in seconds a sync accepts when Defender answers "too many requests" with a `Retry-After`; a longer wait (such as an exhausted hourly quota) fails the sync at once.
+    #[serde(default = "default_max_throttle_wait_secs")]
+    #[schemars(range(min = 1, max = 7200))]
+    pub max_throttle_wait_secs: u32,
+    /// Seconds to wait for a connection to the sign-in or API host.
+    #[serde(default = "default_connect_timeout_secs")]
+    #[schemars(range(min = 1, max = 300))]
+    pub connect_timeout_secs: u32,
+    /// Seconds to wait for the next part of a response before retrying; large vulnerability pages take a while to start.
+    #[serde(default = "default_read_timeout_secs")]
+    #[schemars(range(min = 1, max = 3600))]
+    pub read_timeout_secs: u32,
 }
 
 /// A Microsoft cloud: its sign-in host, API host and token audience.
