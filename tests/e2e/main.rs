@@ -3,5 +3,6 @@
 
 mod cli;
 mod crash;
+mod delta;
 mod harness;
 mod lifecycle;

@@ -38,11 +38,23 @@ impl Store {
         // Stable: events of one finding keep their order when times tie.
         events.sort_by_key(|(event, _)| event.order());
 
+        // At equal times only the winning event applies: a device-group move
+        // (fixed and new at one time) is one active finding, not a fix and a
+        // reopen. Keyed by finding and time, so each finding's events still
+        // apply in time order; the superseded ones count as ignored.
         let mut counts = FindingUpsert::default();
-        let mut pending: BTreeMap<Vec<u8>, FindingEntry> = BTreeMap::new();
+        let mut winners: BTreeMap<(Vec<u8>, jiff::Timestamp), (Event, FindingChange)> =
+            BTreeMap::new();
         for (event, change) in events {
             let finding = &change.finding;
             let key = keys::finding_key(&ctx.instance, &finding.asset_id, &finding.id)?;
+            if winners.insert((key, event.at), (event, change)).is_some() {
+                counts.ignored += 1;
+            }
+        }
+
+        let mut pending: BTreeMap<Vec<u8>, FindingEntry> = BTreeMap::new();
+        for ((key, _), (event, change)) in winners {
             let current = self.take_or_load_finding(&mut pending, &key)?;
             if let Some(entry) = apply_event(ctx, &key, current, change, event, &mut counts)? {
                 pending.insert(key, entry);
@@ -135,6 +147,29 @@ mod tests {
             .iter()
             .map(|finding| (finding.status, finding.fixed_at))
             .collect()
+    }
+
+    #[test]
+    fn a_group_move_is_one_active_finding_not_a_fix_and_a_reopen() {
+        let (_dir, store) = temp_store();
+        let f = finding("a", "CVE-1");
+        store
+            .apply_finding_changes(&run(&store, 1), vec![change(&f, FindingStatus::Active, 1)])
+            .unwrap();
+
+        // Fixed under the old group and new under the new one, at one time.
+        let moved = vec![
+            change(&f, FindingStatus::Fixed, 2),
+            change(&f, FindingStatus::Active, 2),
+        ];
+        let counts = store.apply_finding_changes(&run(&store, 3), moved).unwrap();
+
+        assert_eq!(
+            (counts.fixed, counts.reopened, counts.ignored),
+            (0, 0, 1),
+            "{counts:?}"
+        );
+        assert_eq!(status_of(&store), vec![(FindingStatus::Active, None)]);
     }
 
     #[test]
