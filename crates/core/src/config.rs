@@ -317,14 +317,8 @@ fn load_instance(
             )])
         }
     };
-    let Some(registration) = registry::find(kind) else {
-        let known: Vec<_> = registry::registrations().iter().map(|r| r.kind).collect();
-        let message = format!(
-            "unknown connector kind `{kind}`; known kinds: {}",
-            known.join(", ")
-        );
-        return Err(vec![issue(prefix, "/connector", &message)]);
-    };
+    let registration = registry::lookup(kind)
+        .map_err(|unknown| vec![issue(prefix, "/connector", &unknown.to_string())])?;
 
     let issues = schema_issues(&instance_schema(registration), table, prefix);
     if !issues.is_empty() {

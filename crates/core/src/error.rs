@@ -95,3 +95,16 @@ impl fmt::Display for ConfigErrors {
         Ok(())
     }
 }
+
+/// An error and its causes on one line (`error: cause: cause`), for run
+/// records and log fields, where a multi-line chain does not fit.
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

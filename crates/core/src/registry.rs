@@ -68,6 +68,25 @@ pub fn find(kind: &str) -> Option<&'static ConnectorRegistration> {
         .find(|registration| registration.kind == kind)
 }
 
+/// A kind no linked connector has.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown connector kind `{kind}`; known kinds: {}", known.join(", "))]
+pub struct UnknownKind {
+    pub kind: String,
+    pub known: Vec<&'static str>,
+}
+
+/// The connector of `kind`, or an error listing the kinds that exist.
+pub fn lookup(kind: &str) -> Result<&'static ConnectorRegistration, UnknownKind> {
+    find(kind).ok_or_else(|| UnknownKind {
+        kind: kind.to_string(),
+        known: registrations()
+            .iter()
+            .map(|registration| registration.kind)
+            .collect(),
+    })
+}
+
 /// Deserializes a connector's config, turning the first serde error into an
 /// issue at its path (the schema check has already caught the rest).
 pub fn deserialize_config<T: DeserializeOwned>(
@@ -109,6 +128,12 @@ pub trait SandboxHandle: Send + Sync {
 
     /// Moves the simulated upstream one day on; returns the new day number.
     async fn advance_day(&self) -> Result<u32, BoxError>;
+
+    /// The bearer tokens the sandbox has handed out so far, so the
+    /// conformance kit can prove none of them reached a log or the store.
+    fn issued_credentials(&self) -> Vec<String> {
+        Vec::new()
+    }
 
     /// Stops serving and waits for the server to finish.
     async fn shutdown(self: Box<Self>);

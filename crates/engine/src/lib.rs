@@ -24,6 +24,7 @@ use tracing::Instrument;
 
 pub use self::observer::{Stream, SyncObserver, Unobserved};
 use self::sink::StoreSink;
+pub use inlet_core::error::error_chain;
 
 /// Name of the cursor holding when the connector's reference data was refreshed.
 pub const REFERENCE_CURSOR: &str = "reference_refreshed_at";
@@ -368,16 +369,4 @@ fn ingest_context(instance: &Instance, run_id: u64, started_at: Timestamp) -> In
 fn reference_refreshed_at(store: &Store, instance: &str) -> Result<Option<Timestamp>, StartError> {
     let cursor = store.cursor(instance, REFERENCE_CURSOR)?;
     Ok(cursor.and_then(|text| text.parse().ok()))
-}
-
-/// An error and its causes on one line, for the run record.
-pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

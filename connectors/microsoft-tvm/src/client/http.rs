@@ -1,7 +1,6 @@
 //! One HTTP exchange, how its failure is classified, and the retry loop's
 //! decisions: wait out a 429, back off after a transient failure, or give up.
 
-use std::error::Error as _;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -222,7 +221,7 @@ impl<'a> Retrier<'a> {
         let delay = backoff(policy, self.failures);
         self.counters.add_retry();
         tracing::warn!(
-            error = %error_chain(&error),
+            error = %inlet_core::error::error_chain(&error),
             attempt = self.failures,
             delay_ms = delay.as_millis() as u64,
             "request failed; retrying"
@@ -242,18 +241,6 @@ pub(super) fn backoff(policy: &RetryPolicy, failures: u32) -> Duration {
         .saturating_mul(1 << doublings)
         .min(policy.max_backoff);
     full.mul_f64(rand::rng().random_range(0.5..=1.0))
-}
-
-/// An error and its causes on one line, for a log field.
-pub(crate) fn error_chain(error: &TvmError) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -9,13 +9,7 @@ use crate::failure::{CommandResult, Failure};
 use crate::signals::shutdown_signal;
 
 pub async fn run(kind: &str, args: Vec<String>) -> CommandResult {
-    let registration = registry::find(kind).ok_or_else(|| {
-        let known: Vec<_> = registry::registrations().iter().map(|r| r.kind).collect();
-        Failure::usage(anyhow::anyhow!(
-            "unknown connector kind `{kind}`; known kinds: {}",
-            known.join(", ")
-        ))
-    })?;
+    let registration = registry::lookup(kind).map_err(Failure::usage)?;
     let start = registration
         .sandbox
         .ok_or_else(|| Failure::usage(anyhow::anyhow!("connector `{kind}` has no sandbox")))?;

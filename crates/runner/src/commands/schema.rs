@@ -8,13 +8,7 @@ use crate::failure::{CommandResult, Failure};
 use crate::output;
 
 pub fn run(kind: &str) -> CommandResult {
-    let registration = registry::find(kind).ok_or_else(|| {
-        let known: Vec<_> = registry::registrations().iter().map(|r| r.kind).collect();
-        Failure::usage(anyhow::anyhow!(
-            "unknown connector kind `{kind}`; known kinds: {}",
-            known.join(", ")
-        ))
-    })?;
+    let registration = registry::lookup(kind).map_err(Failure::usage)?;
     output::print_json(&config::instance_schema(registration)).map_err(Failure::failed)?;
     Ok(ExitCode::SUCCESS)
 }
