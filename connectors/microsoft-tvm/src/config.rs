@@ -164,12 +164,18 @@ impl Cloud {
 impl TvmConfig {
     /// The API base URL in use: the override, else the cloud's.
     pub fn api_base(&self) -> &str {
-        self.api_url.as_deref().unwrap_or(self.cloud.endpoints().api_url).trim_end_matches('/')
+        self.api_url
+            .as_deref()
+            .unwrap_or(self.cloud.endpoints().api_url)
+            .trim_end_matches('/')
     }
 
     /// The sign-in base URL in use: the override, else the cloud's.
     pub fn login_base(&self) -> &str {
-        self.login_url.as_deref().unwrap_or(self.cloud.endpoints().login_url).trim_end_matches('/')
+        self.login_url
+            .as_deref()
+            .unwrap_or(self.cloud.endpoints().login_url)
+            .trim_end_matches('/')
     }
 }
 

@@ -23,8 +23,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use inlet_core::registry::{self, BuildContext, ConnectorRegistration};
 use inlet_core::{
-    AssetMapper, Capabilities, CheckOutcome, ConfigIssue, Connector, ConnectorError,
-    FindingMapper, RecordSink, SyncRequest,
+    AssetMapper, Capabilities, CheckOutcome, ConfigIssue, Connector, ConnectorError, FindingMapper,
+    RecordSink, SyncRequest,
 };
 
 pub use config::TvmConfig;
@@ -49,14 +49,21 @@ impl TvmConnector {
         let client = client::TvmClient::new(&config)?;
         let assets = mapping::TvmAssetMapper::new(&config);
         let findings = mapping::TvmFindingMapper::new();
-        Ok(Self { config, client, assets, findings })
+        Ok(Self {
+            config,
+            client,
+            assets,
+            findings,
+        })
     }
 }
 
 #[async_trait]
 impl Connector for TvmConnector {
     fn capabilities(&self) -> Capabilities {
-        Capabilities { max_delta_days: Some(MAX_DELTA_DAYS) }
+        Capabilities {
+            max_delta_days: Some(MAX_DELTA_DAYS),
+        }
     }
 
     async fn check(&self) -> Vec<CheckOutcome> {
@@ -83,7 +90,10 @@ impl Connector for TvmConnector {
 fn build(context: BuildContext<'_>) -> Result<Arc<dyn Connector>, Vec<ConfigIssue>> {
     let config: TvmConfig = registry::deserialize_config(context.config)?;
     let connector = TvmConnector::new(config).map_err(|error| {
-        vec![ConfigIssue { pointer: error.config_pointer().into(), message: error.to_string() }]
+        vec![ConfigIssue {
+            pointer: error.config_pointer().into(),
+            message: error.to_string(),
+        }]
     })?;
     Ok(Arc::new(connector))
 }

@@ -29,7 +29,7 @@ Fault specs (--fault, repeatable and combinable; deterministic for a seed):
 Token and /_sandbox requests never count as API calls.";
 
 /// How a sandbox is started; `Default` gives the command line's defaults.
-#[derive(Debug, Clone, PartialEq, Parser)]
+#[derive(Clone, PartialEq, Parser)]
 #[command(
     name = "sandbox microsoft-tvm",
     no_binary_name = true,
@@ -83,6 +83,25 @@ pub struct SandboxOptions {
     /// runs with the same seed serve the same bytes; default: the real time.
     #[arg(long, value_name = "TIMESTAMP")]
     pub now: Option<jiff::Timestamp>,
+}
+
+impl fmt::Debug for SandboxOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Even a sandbox's secret stays out of Debug output.
+        f.debug_struct("SandboxOptions")
+            .field("listen", &self.listen)
+            .field("devices", &self.devices)
+            .field("vulns_per_device", &self.vulns_per_device)
+            .field("seed", &self.seed)
+            .field("fixtures", &self.fixtures)
+            .field("tenant_id", &self.tenant_id)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .field("faults", &self.faults)
+            .field("deny_permissions", &self.deny_permissions)
+            .field("now", &self.now)
+            .finish()
+    }
 }
 
 impl Default for SandboxOptions {
@@ -232,6 +251,19 @@ mod tests {
     fn default_matches_the_command_line_defaults() {
         let parsed = SandboxOptions::try_parse_from(Vec::<String>::new()).expect("no arguments");
         assert_eq!(parsed, SandboxOptions::default());
+    }
+
+    #[test]
+    fn debug_output_hides_the_secret() {
+        let options = SandboxOptions {
+            client_secret: "hunter2".into(),
+            ..Default::default()
+        };
+        let shown = format!("{options:?}");
+        assert!(
+            !shown.contains("hunter2") && shown.contains("<redacted>"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -36,8 +36,9 @@ const FULL_PATH: &str = "/api/machines/SoftwareVulnerabilitiesByMachine";
 const DELTA_PATH: &str = "/api/machines/SoftwareVulnerabilityChangesByMachine";
 const CATALOG_PATH: &str = "/api/vulnerabilities";
 
-/// The credentials and permissions the sandbox accepts.
-#[derive(Debug, Clone)]
+/// The credentials and permissions the sandbox accepts (no `Debug`: it
+/// holds the secret).
+#[derive(Clone)]
 pub(crate) struct Settings {
     pub(crate) tenant_id: String,
     pub(crate) client_id: String,

@@ -105,16 +105,21 @@ impl Dataset {
                 Ok(next)
             }
             Self::Fixtures { days, current } => {
-                let next = current.load(Ordering::SeqCst) + 1;
-                if next >= days.len() {
-                    let day = next as u32;
-                    return Err(AdvanceError::NoMoreFixtureDays {
-                        folder: day + 1,
-                        day,
-                    });
+                // Atomic, so concurrent calls each move exactly one day.
+                let last = days.len().saturating_sub(1);
+                let moved = current.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |day| {
+                    (day < last).then_some(day + 1)
+                });
+                match moved {
+                    Ok(previous) => Ok(previous as u32 + 1),
+                    Err(day) => {
+                        let day = day as u32 + 1;
+                        Err(AdvanceError::NoMoreFixtureDays {
+                            folder: day + 1,
+                            day,
+                        })
+                    }
                 }
-                current.store(next, Ordering::SeqCst);
-                Ok(next as u32)
             }
         }
     }
