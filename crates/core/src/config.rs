@@ -401,13 +401,10 @@ pub fn schema_issues(schema: &Value, instance: &Value, prefix: &str) -> Vec<Conf
 /// Turns one validation error into sentences, at the most precise pointer.
 fn describe(error: &jsonschema::ValidationError<'_>, prefix: &str) -> Vec<ConfigIssue> {
     let at = format!("{prefix}{}", error.instance_path().as_str());
-    let found = error.instance();
-    let describe_value = |value: &Value| {
-        if looks_secret(&at) {
-            "a value (not shown: this field is a secret)".to_string()
-        } else {
-            describe_value(value)
-        }
+    let found = if looks_secret(&at) {
+        "a value (not shown: this field is a secret)".to_string()
+    } else {
+        describe_value(error.instance())
     };
     let one = |message: String| {
         vec![ConfigIssue {
@@ -415,69 +412,58 @@ fn describe(error: &jsonschema::ValidationError<'_>, prefix: &str) -> Vec<Config
             message,
         }]
     };
+
+    // Errors about other places than the value itself, or several at once.
     match error.kind() {
         ValidationErrorKind::Required { property } => {
             let name = property.as_str().unwrap_or_default();
-            vec![issue(&at, &format!("/{name}"), "required field is missing")]
+            return vec![issue(&at, &format!("/{name}"), "required field is missing")];
         }
-        ValidationErrorKind::AdditionalProperties { unexpected } => unexpected
-            .iter()
-            .map(|key| issue(&at, &format!("/{key}"), &format!("unknown field `{key}`")))
-            .collect(),
-        ValidationErrorKind::Type { kind } => one(format!(
-            "expected {}, found {}",
-            type_names(kind),
-            describe_value(found)
-        )),
-        ValidationErrorKind::Enum { options } => one(format!(
-            "expected one of {}, found {}",
-            list_values(options),
-            describe_value(found)
-        )),
-        ValidationErrorKind::Constant { expected_value } => one(format!(
-            "expected {expected_value}, found {}",
-            describe_value(found)
-        )),
-        ValidationErrorKind::Pattern { pattern } => {
-            let meaning = PATTERN_MEANINGS
+        ValidationErrorKind::AdditionalProperties { unexpected } => {
+            return unexpected
                 .iter()
-                .find(|(known, _)| known == pattern)
-                .map_or_else(
-                    || format!("a value matching `{pattern}`"),
-                    |(_, m)| m.to_string(),
-                );
-            one(format!(
-                "expected {meaning}, found {}",
-                describe_value(found)
-            ))
+                .map(|key| issue(&at, &format!("/{key}"), &format!("unknown field `{key}`")))
+                .collect();
         }
-        ValidationErrorKind::Minimum { limit }
-        | ValidationErrorKind::ExclusiveMinimum { limit } => one(format!(
-            "expected at least {limit}, found {}",
-            describe_value(found)
-        )),
-        ValidationErrorKind::Maximum { limit }
-        | ValidationErrorKind::ExclusiveMaximum { limit } => one(format!(
-            "expected at most {limit}, found {}",
-            describe_value(found)
-        )),
-        ValidationErrorKind::MinLength { .. } if found.as_str() == Some("") => {
-            one("must not be empty".into())
-        }
-        ValidationErrorKind::MinItems { limit } => one(format!(
-            "expected at least {limit} item(s), found {}",
-            describe_value(found)
-        )),
         ValidationErrorKind::OneOfNotValid { context } | ValidationErrorKind::AnyOf { context } => {
-            describe_alternatives(context, error, prefix).unwrap_or_else(|| {
-                one(format!(
-                    "{} matches none of the allowed forms",
-                    describe_value(found)
-                ))
-            })
+            return describe_alternatives(context, error, prefix)
+                .unwrap_or_else(|| one(format!("{found} matches none of the allowed forms")));
         }
-        _ => one(error.to_string()),
+        _ => {}
     }
+    match expectation(error.kind(), error.instance()) {
+        Some(expected) if expected.is_empty() => one("must not be empty".into()),
+        Some(expected) => one(format!("expected {expected}, found {found}")),
+        None => one(error.to_string()),
+    }
+}
+
+/// What a keyword expected, as the words after "expected"; empty for an
+/// empty string that must not be; `None` for keywords without a sentence.
+fn expectation(kind: &ValidationErrorKind, found: &Value) -> Option<String> {
+    Some(match kind {
+        ValidationErrorKind::Type { kind } => type_names(kind),
+        ValidationErrorKind::Enum { options } => format!("one of {}", list_values(options)),
+        ValidationErrorKind::Constant { expected_value } => expected_value.to_string(),
+        ValidationErrorKind::Pattern { pattern } => PATTERN_MEANINGS
+            .iter()
+            .find(|(known, _)| known == pattern)
+            .map_or_else(
+                || format!("a value matching `{pattern}`"),
+                |(_, m)| m.to_string(),
+            ),
+        ValidationErrorKind::Minimum { limit }
+        | ValidationErrorKind::ExclusiveMinimum { limit } => {
+            format!("at least {limit}")
+        }
+        ValidationErrorKind::Maximum { limit }
+        | ValidationErrorKind::ExclusiveMaximum { limit } => {
+            format!("at most {limit}")
+        }
+        ValidationErrorKind::MinLength { .. } if found.as_str() == Some("") => String::new(),
+        ValidationErrorKind::MinItems { limit } => format!("at least {limit} item(s)"),
+        _ => return None,
+    })
 }
 
 /// Explains a failed `oneOf`/`anyOf` by the one alternative meant for the
