@@ -245,4 +245,8 @@ impl SandboxHandle for RunningSandbox {
     async fn shutdown(self: Box<Self>) {
         RunningSandbox::shutdown(*self).await
     }
+
+    fn issued_credentials(&self) -> Vec<String> {
+        self.app.tokens.issued()
+    }
 }
