@@ -3,6 +3,9 @@
 
 mod cli;
 mod crash;
+mod daemon;
 mod delta;
+mod demo;
+mod golden;
 mod harness;
 mod lifecycle;

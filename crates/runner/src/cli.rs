@@ -58,7 +58,9 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
+    /// Lines for people; progress bars during a sync on a terminal.
     Text,
+    /// One JSON object per line, for log shippers; never progress bars.
     Json,
 }
 
@@ -78,14 +80,20 @@ pub enum OutputFormat {
 /// Output format of reports (check, stats, sync summaries).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ReportFormat {
+    /// Aligned text for a terminal.
     Table,
+    /// Pretty-printed JSON.
     Json,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// List the registered connectors: kind, version, description.
+    #[command(
+        after_help = "Examples:\n  inlet connectors\n  inlet connectors --format json | jq -r '.[].kind'"
+    )]
     Connectors {
+        /// `table` for people, `json` for scripts (adds title and whether a sandbox exists).
         #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
         format: ReportFormat,
     },
@@ -106,6 +114,7 @@ pub enum Command {
     Check {
         /// Instance name from the config file.
         name: String,
+        /// `table` for people, `json` for scripts.
         #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
         format: ReportFormat,
     },
@@ -117,8 +126,19 @@ pub enum Command {
     Sync(SyncArgs),
 
     /// Run every instance on its schedule until stopped (SIGINT/SIGTERM).
+    ///
+    /// Each instance with a `schedule` syncs at its `at` time on its `days`, in its `timezone`;
+    /// an instance without one syncs only when asked (`inlet sync`). A slot missed while the
+    /// daemon was down runs once at start, however many were missed. Instances run
+    /// independently, one sync of an instance at a time. The data folder is opened only during a
+    /// sync, so `inlet sync` and the listings work while the daemon waits. On SIGINT or SIGTERM a
+    /// running sync stops as failed (nothing archived or fixed) and the daemon exits 0.
+    #[command(
+        after_help = "Examples:\n  inlet run                       run as a service (e.g. under systemd)\n  inlet run --once                from cron: run the syncs that are due, then exit\n  inlet run --log-format json     logs for a log shipper"
+    )]
     Run {
-        /// Run what is due now, then exit (for cron).
+        /// Run the syncs that are due now (a slot since the last one handled), then exit; exit 1
+        /// when one of them fails or the data folder is in use. For cron.
         #[arg(long)]
         once: bool,
     },
@@ -135,23 +155,39 @@ pub enum Command {
     )]
     Findings(FindingsArgs),
 
-    /// Counts to compare with the upstream console.
+    /// Counts to compare with the upstream console: assets by status and archive reason,
+    /// findings by status and severity (of active assets only), and the last sync.
+    #[command(
+        after_help = "Examples:\n  inlet stats contoso\n  inlet stats contoso --format json | jq .findings.by_severity"
+    )]
     Stats {
+        /// Instance name from the config file.
         name: String,
+        /// `table` for people, `json` for scripts.
         #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
         format: ReportFormat,
     },
 
-    /// Sync history of an instance: start, end, mode, outcome, counts, error.
+    /// Sync history of an instance, newest first: start, end, mode, outcome, counts, error.
+    #[command(
+        after_help = "Examples:\n  inlet runs contoso\n  inlet runs contoso --format ndjson | head -1 | jq .counts\n  inlet runs contoso --format csv > runs.csv"
+    )]
     Runs {
+        /// Instance name from the config file.
         name: String,
+        /// Listing format; `json` and `ndjson` hold every count, `csv` a fixed set of columns.
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         format: OutputFormat,
     },
 
-    /// Records a mapper rejected, with the reason.
+    /// Records a mapper rejected, with the reason, oldest run first.
+    #[command(
+        after_help = "Examples:\n  inlet quarantine contoso\n  inlet quarantine contoso --format ndjson | jq -r .raw"
+    )]
     Quarantine {
+        /// Instance name from the config file.
         name: String,
+        /// Listing format; all but `table` include the raw upstream record.
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         format: OutputFormat,
     },
@@ -170,7 +206,31 @@ pub enum Command {
     },
 
     /// Show Inlet working end to end on a synthetic Defender tenant.
+    ///
+    /// Starts the microsoft-tvm sandbox in this process, writes a config and a store into a
+    /// fresh folder (`--data-dir`, default `inlet-demo`; a folder a previous demo made is
+    /// cleared), runs the connectivity check and a first sync, shows what was stored, then
+    /// advances the simulated tenant a day and syncs again. Needs no account and no network.
+    #[command(after_help = "Examples:\n  inlet demo\n  inlet demo --data-dir /tmp/inlet-demo")]
     Demo,
+
+    /// Print a shell completion script on stdout.
+    #[command(
+        after_help = "Examples:\n  inlet completions bash > ~/.local/share/bash-completion/completions/inlet\n  inlet completions zsh > \"${fpath[1]}/_inlet\"\n  inlet completions fish > ~/.config/fish/completions/inlet.fish"
+    )]
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: CompletionShell,
+    },
+}
+
+/// Shells `inlet completions` writes a script for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 #[derive(Debug, Args)]
@@ -189,22 +249,28 @@ pub struct SyncArgs {
     /// Apply a sync that the mass-removal brake would hold.
     #[arg(long)]
     pub confirm_removal: bool,
-    /// Summary format.
+    /// Summary format: `table` for people, `json` (the whole run record) for scripts.
     #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
     pub format: ReportFormat,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum AssetStatusArg {
+    /// Assets the last syncs returned.
     Active,
+    /// Assets archived (missing from a sync, an excluded status, or past retention).
     Archived,
+    /// Both.
     All,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum FindingStatusArg {
+    /// Findings the upstream still reports.
     Active,
+    /// Findings the upstream stopped reporting.
     Fixed,
+    /// Both.
     All,
 }
 
@@ -219,16 +285,21 @@ pub enum SeverityArg {
 
 #[derive(Debug, Args)]
 pub struct AssetsArgs {
+    /// Instance name from the config file.
     pub name: String,
+    /// Which assets: the current inventory, the archived ones, or both.
     #[arg(long, value_enum, default_value_t = AssetStatusArg::Active)]
     pub status: AssetStatusArg,
+    /// Listing format; `json`, `ndjson` and `csv` hold every field.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
 }
 
 #[derive(Debug, Args)]
 pub struct FindingsArgs {
+    /// Instance name from the config file.
     pub name: String,
+    /// Which findings: open ones, fixed ones, or both.
     #[arg(long, value_enum, default_value_t = FindingStatusArg::Active)]
     pub status: FindingStatusArg,
     /// Only these severities.
@@ -240,6 +311,49 @@ pub struct FindingsArgs {
     /// Only findings last seen at or after this time (RFC 3339, e.g. 2026-11-01T00:00:00Z).
     #[arg(long)]
     pub since: Option<jiff::Timestamp>,
+    /// Listing format; `json`, `ndjson` and `csv` hold every field.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_command_has_examples_and_every_option_says_what_it_does() {
+        let cli = Cli::command();
+        for command in cli.get_subcommands() {
+            let name = command.get_name();
+            let after = command
+                .get_after_help()
+                .map(|text| text.to_string())
+                .unwrap_or_default();
+            assert!(
+                after.contains("Example"),
+                "`inlet {name} --help` has no example"
+            );
+            assert!(
+                command.get_about().is_some(),
+                "`inlet {name}` has no description"
+            );
+            for arg in command.get_arguments() {
+                let id = arg.get_id().as_str();
+                if ["help", "version"].contains(&id) {
+                    continue;
+                }
+                assert!(
+                    arg.get_help().is_some() || arg.get_long_help().is_some(),
+                    "`inlet {name}`: option `{id}` has no help"
+                );
+            }
+        }
+    }
 }

@@ -21,7 +21,7 @@ pub fn init(global: &GlobalArgs) {
     });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(crate::progress::LogWriter)
         .with_ansi(std::io::stderr().is_terminal());
     match global.log_format {
         LogFormat::Text => builder.with_target(false).init(),

@@ -5,13 +5,18 @@
 //! - `config_file.rs`: reading `inlet.toml` and finding the data folder.
 //! - `output.rs`: table, JSON, NDJSON and CSV writers.
 //! - `logging.rs`: stderr logging in text or JSON.
+//! - `progress.rs`: a sync's progress on stderr (bars or log lines).
+//! - `daemon.rs` and `schedule.rs`: `inlet run` and the slots it syncs at.
 
 mod cli;
 mod commands;
 mod config_file;
+mod daemon;
 mod failure;
 mod logging;
 mod output;
+mod progress;
+mod schedule;
 mod signals;
 
 use std::process::ExitCode;

@@ -34,16 +34,13 @@ pub fn print_table(header: &[&str], rows: Vec<Vec<String>>) -> io::Result<()> {
     stdout.flush()
 }
 
+/// One table line; trailing blanks (short or empty last cells) are cut.
 fn write_row(out: &mut impl Write, widths: &[usize], cells: &[String]) -> io::Result<()> {
-    let last = cells.len().saturating_sub(1);
-    for (index, (cell, width)) in cells.iter().zip(widths).enumerate() {
-        if index == last {
-            write!(out, "{cell}")?;
-        } else {
-            write!(out, "{cell:<width$}  ")?;
-        }
+    let mut line = String::new();
+    for (cell, width) in cells.iter().zip(widths) {
+        line.push_str(&format!("{cell:<width$}  "));
     }
-    writeln!(out)
+    writeln!(out, "{}", line.trim_end())
 }
 
 /// The columns of a listing: their names and how a row fills them.
@@ -63,6 +60,19 @@ pub fn write_listing<T: Serialize>(
     csv_columns: &Columns<T>,
 ) -> anyhow::Result<u64> {
     let mut out = io::BufWriter::new(io::stdout().lock());
+    let count = write_listing_to(&mut out, format, rows, table, csv_columns)?;
+    out.flush()?;
+    Ok(count)
+}
+
+/// [`write_listing`] to any writer.
+fn write_listing_to<T: Serialize>(
+    mut out: &mut impl Write,
+    format: OutputFormat,
+    rows: impl Iterator<Item = anyhow::Result<T>>,
+    table: &Columns<T>,
+    csv_columns: &Columns<T>,
+) -> anyhow::Result<u64> {
     let mut count = 0;
     match format {
         OutputFormat::Json => {
@@ -70,31 +80,45 @@ pub fn write_listing<T: Serialize>(
             for row in rows {
                 let separator = if count == 0 { "\n  " } else { ",\n  " };
                 write!(out, "{separator}")?;
-                serde_json::to_writer(&mut out, &row?)?;
+                serde_json::to_writer(&mut out, &row?).map_err(io::Error::from)?;
                 count += 1;
             }
             writeln!(out, "{}]", if count == 0 { "" } else { "\n" })?;
         }
         OutputFormat::Ndjson => {
             for row in rows {
-                serde_json::to_writer(&mut out, &row?)?;
+                serde_json::to_writer(&mut out, &row?).map_err(io::Error::from)?;
                 writeln!(out)?;
                 count += 1;
             }
         }
         OutputFormat::Csv => {
             let mut writer = csv::Writer::from_writer(&mut out);
-            writer.write_record(csv_columns.names)?;
+            writer
+                .write_record(csv_columns.names)
+                .map_err(csv_write_error)?;
             for row in rows {
-                writer.write_record((csv_columns.cells)(&row?))?;
+                writer
+                    .write_record((csv_columns.cells)(&row?))
+                    .map_err(csv_write_error)?;
                 count += 1;
             }
             writer.flush()?;
         }
         OutputFormat::Table => count = write_table(&mut out, rows, table)?,
     }
-    out.flush()?;
     Ok(count)
+}
+
+/// serde_json and csv keep the `io::Error` of a failed write out of their
+/// error's `source()`, which would hide a closed pipe from
+/// [`Failure::report`](crate::failure::Failure::report); serde_json's is
+/// taken back with `io::Error::from`, csv's here.
+fn csv_write_error(error: csv::Error) -> anyhow::Error {
+    match error.kind() {
+        csv::ErrorKind::Io(io) => io::Error::new(io.kind(), error.to_string()).into(),
+        _ => error.into(),
+    }
 }
 
 /// A table whose widths come from the first rows; later rows stream.
@@ -134,4 +158,127 @@ pub fn time_cell(time: Option<jiff::Timestamp>) -> String {
 /// A JSON value as compact text, for CSV cells.
 pub fn json_cell<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[derive(Serialize)]
+    struct Row {
+        id: u32,
+        name: &'static str,
+    }
+
+    const TABLE: Columns<Row> = Columns {
+        names: &["ID", "NAME"],
+        cells: |row| vec![row.id.to_string(), row.name.to_string()],
+    };
+    const CSV: Columns<Row> = Columns {
+        names: &["id", "name"],
+        cells: |row| vec![row.id.to_string(), row.name.to_string()],
+    };
+
+    fn rows() -> Vec<Row> {
+        vec![
+            Row {
+                id: 7,
+                name: "web-01",
+            },
+            Row {
+                id: 1234,
+                name: "a \"quoted\", name",
+            },
+        ]
+    }
+
+    fn render(format: OutputFormat, rows: Vec<Row>) -> String {
+        let mut out = Vec::new();
+        let n_rows = rows.len() as u64;
+        let written =
+            write_listing_to(&mut out, format, rows.into_iter().map(Ok), &TABLE, &CSV).unwrap();
+        assert_eq!(written, n_rows);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn every_format_writes_the_rows_in_column_order() {
+        assert_eq!(
+            render(OutputFormat::Table, rows()),
+            "ID    NAME\n7     web-01\n1234  a \"quoted\", name\n"
+        );
+        assert_eq!(
+            render(OutputFormat::Csv, rows()),
+            "id,name\n7,web-01\n1234,\"a \"\"quoted\"\", name\"\n"
+        );
+        assert_eq!(
+            render(OutputFormat::Ndjson, rows()),
+            "{\"id\":7,\"name\":\"web-01\"}\n{\"id\":1234,\"name\":\"a \\\"quoted\\\", name\"}\n"
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(&render(OutputFormat::Json, rows())).unwrap();
+        assert_eq!(
+            json,
+            json!([{ "id": 7, "name": "web-01" }, { "id": 1234, "name": "a \"quoted\", name" }])
+        );
+    }
+
+    #[test]
+    fn a_table_line_has_no_trailing_blanks() {
+        let rows = vec![Row { id: 1, name: "" }, Row { id: 22, name: "x" }];
+        assert_eq!(render(OutputFormat::Table, rows), "ID  NAME\n1\n22  x\n");
+    }
+
+    #[test]
+    fn an_empty_listing_is_still_well_formed() {
+        assert_eq!(render(OutputFormat::Json, Vec::new()), "[]\n");
+        assert_eq!(render(OutputFormat::Ndjson, Vec::new()), "");
+        assert_eq!(render(OutputFormat::Csv, Vec::new()), "id,name\n");
+        assert_eq!(render(OutputFormat::Table, Vec::new()), "ID  NAME\n");
+    }
+
+    /// A pipe whose reader goes away after `room` bytes, as with `| head -1`.
+    struct ClosingPipe {
+        room: usize,
+    }
+
+    impl Write for ClosingPipe {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.room == 0 {
+                return Err(io::ErrorKind::BrokenPipe.into());
+            }
+            let taken = buf.len().min(self.room);
+            self.room -= taken;
+            Ok(taken)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_closed_pipe_surfaces_as_broken_pipe_in_every_format() {
+        for format in [
+            OutputFormat::Table,
+            OutputFormat::Json,
+            OutputFormat::Ndjson,
+            OutputFormat::Csv,
+        ] {
+            // The pipe closes inside the first JSON row (written by
+            // serde_json) and long before csv's own 8 KiB buffer fills.
+            let rows = (0..2000).map(|id| Ok(Row { id, name: "web" }));
+            let mut pipe = ClosingPipe { room: 4 };
+            let error = write_listing_to(&mut pipe, format, rows, &TABLE, &CSV)
+                .expect_err("the write fails");
+            let broken = error.chain().any(|cause| {
+                cause
+                    .downcast_ref::<io::Error>()
+                    .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+            });
+            assert!(broken, "{format:?}: {error:#}");
+        }
+    }
 }

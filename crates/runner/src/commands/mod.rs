@@ -1,6 +1,7 @@
 //! One module per command; `run` dispatches.
 
 mod check;
+mod completions;
 mod connectors;
 mod demo;
 mod history;
@@ -11,7 +12,7 @@ mod sync;
 mod validate;
 
 use crate::cli::{Cli, Command};
-use crate::failure::{CommandResult, Failure};
+use crate::failure::CommandResult;
 
 pub async fn run(cli: Cli) -> CommandResult {
     let global = &cli.global;
@@ -21,7 +22,7 @@ pub async fn run(cli: Cli) -> CommandResult {
         Command::Validate => validate::run(global),
         Command::Check { name, format } => check::run(global, &name, format).await,
         Command::Sync(args) => sync::run(global, &args).await,
-        Command::Run { .. } => not_yet("run"),
+        Command::Run { once } => crate::daemon::run(global, once).await,
         Command::Assets(args) => listing::assets(global, &args),
         Command::Findings(args) => listing::findings(global, &args),
         Command::Stats { name, format } => history::stats(global, &name, format),
@@ -29,12 +30,6 @@ pub async fn run(cli: Cli) -> CommandResult {
         Command::Quarantine { name, format } => history::quarantine(global, &name, format),
         Command::Sandbox { kind, args } => sandbox::run(&kind, args).await,
         Command::Demo => demo::run(global).await,
+        Command::Completions { shell } => completions::run(shell),
     }
-}
-
-/// A command of the contract that this build does not provide yet.
-fn not_yet(command: &str) -> CommandResult {
-    Err(Failure::usage(anyhow::anyhow!(
-        "`inlet {command}` is not yet available in this version"
-    )))
 }

@@ -24,7 +24,7 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> CommandResult {
     let options = SyncOptions {
         mode,
         confirm_removal: args.confirm_removal,
-        observer: None,
+        observer: Some(crate::progress::observer(global, &args.name)),
         plan_only: false,
     };
     let report = if args.dry_run {
@@ -60,6 +60,7 @@ fn print_json(report: &SyncReport, dry_run: bool) -> std::io::Result<()> {
         "dry_run": dry_run,
         "run": report.run,
         "elapsed_secs": report.elapsed.as_secs_f64(),
+        "peak_rss_bytes": report.peak_rss_bytes,
         "reconciliation": report.plan,
     });
     crate::output::print_json(&value)
