@@ -1,6 +1,9 @@
 //! End-to-end tests: the real `inlet` binary against the real sandbox over
 //! loopback, each in its own temp folder.
 
+// Test helpers fail loudly by design; the lint guards production code.
+#![allow(clippy::unwrap_used)]
+
 mod cli;
 mod crash;
 mod daemon;
