@@ -4,12 +4,7 @@
 //! reconciliation had started, and the next sync reaches exactly the state of
 //! an uninterrupted run.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-
-use serde_json::Value;
-
-use crate::harness::{describe, SandboxProcess, Workspace, CLIENT_SECRET, INLET};
+use crate::harness::{describe, state, statuses, sync_killed_at, SandboxProcess, Workspace};
 
 const FIXTURES: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -27,58 +22,6 @@ fn at_day_two() -> (SandboxProcess, Workspace) {
     workspace.ok(&["sync", "lab", "--full"]);
     sandbox.advance_day();
     (sandbox, workspace)
-}
-
-/// Every stored record with its lifecycle state, minus the times that differ
-/// between two workspaces (replaced by whether they are set).
-fn state(workspace: &Workspace) -> Vec<Value> {
-    let mut records = workspace.ndjson(&["assets", "lab", "--status", "all", "--format", "ndjson"]);
-    records.extend(workspace.ndjson(&[
-        "findings",
-        "lab",
-        "--status",
-        "all",
-        "--include-archived",
-        "--format",
-        "ndjson",
-    ]));
-    for record in &mut records {
-        let object = record.as_object_mut().expect("record");
-        for field in [
-            "first_ingested_at",
-            "last_synced_at",
-            "archived_at",
-            "fixed_at",
-        ] {
-            if let Some(value) = object.get_mut(field) {
-                *value = Value::Bool(!value.is_null());
-            }
-        }
-    }
-    records.sort_by_key(|record| record["id"].to_string());
-    records
-}
-
-/// Runs `inlet sync lab --full` until it freezes at `point`, then SIGKILLs it.
-fn sync_killed_at(workspace: &Workspace, point: &str) {
-    let mut child = Command::new(INLET)
-        .current_dir(workspace.path())
-        .env("E2E_TVM_SECRET", CLIENT_SECRET)
-        .env("INLET_TEST_STOP_AT", point)
-        .args(["sync", "lab", "--full"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start inlet sync");
-    let stderr = child.stderr.take().expect("stderr");
-    let marker = format!("inlet: stopped at {point}");
-    let reached = BufReader::new(stderr)
-        .lines()
-        .map_while(Result::ok)
-        .any(|line| line == marker);
-    assert!(reached, "inlet sync ended without reaching {point}");
-    child.kill().expect("SIGKILL");
-    child.wait().expect("reap");
 }
 
 #[test]
@@ -105,12 +48,6 @@ fn a_sync_killed_at_any_point_converges_on_the_next_run() {
             describe(&stats)
         );
         if before_reconciling.contains(point) {
-            let statuses = |records: &[Value]| -> Vec<(Value, Value)> {
-                records
-                    .iter()
-                    .map(|r| (r["id"].clone(), r["status"].clone()))
-                    .collect()
-            };
             assert_eq!(
                 statuses(&state(&workspace)),
                 statuses(&day_one),

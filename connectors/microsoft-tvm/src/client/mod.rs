@@ -28,7 +28,7 @@ use crate::config::{Cloud, TvmConfig};
 use crate::error::{display_url, TvmError};
 
 pub use limits::{FamilyLimits, RateLimits};
-pub use paging::{LinkPager, Page, SkipPager};
+pub use paging::{LinkPager, Page, SkipPager, MAX_WHOLE_PAGE_RECORDS};
 
 /// The User-Agent of every request.
 const USER_AGENT: &str = concat!("inlet/", env!("CARGO_PKG_VERSION"));

@@ -13,6 +13,10 @@ use super::reader::{PageEnd, PageReader};
 use super::{Endpoint, TvmClient};
 use crate::error::{display_url, TvmError};
 
+/// Most records [`TvmClient::get_page`] keeps: the largest page Defender
+/// serves of devices (`$top` 10,000).
+pub const MAX_WHOLE_PAGE_RECORDS: usize = 10_000;
+
 /// One page of records, each kept as the raw JSON the upstream sent.
 #[derive(Debug, Default)]
 pub struct Page {
@@ -23,8 +27,10 @@ pub struct Page {
 
 impl TvmClient {
     /// GETs one whole page with the token, the rate limits and the retry
-    /// rules; for small pages. `None` when the endpoint answered 404 and
-    /// that means "nothing there" (only `/api/machines` does).
+    /// rules; for small pages (at most [`MAX_WHOLE_PAGE_RECORDS`], so a
+    /// server that ignores `$top` cannot fill memory). `None` when the
+    /// endpoint answered 404 and that means "nothing there" (only
+    /// `/api/machines` does).
     pub async fn get_page(
         &self,
         endpoint: Endpoint,
@@ -33,8 +39,16 @@ impl TvmClient {
     ) -> Result<Option<Page>, TvmError> {
         let mut reader = PageReader::new(self, endpoint, url.clone(), counters);
         let mut records = Vec::new();
-        while let Some(batch) = reader.next_batch(usize::MAX).await? {
+        while let Some(batch) = reader.next_batch(MAX_WHOLE_PAGE_RECORDS).await? {
             records.extend(batch);
+            if records.len() > MAX_WHOLE_PAGE_RECORDS {
+                return Err(TvmError::BrokenPage {
+                    url: display_url(url.as_str()),
+                    detail: format!(
+                        "more than {MAX_WHOLE_PAGE_RECORDS} records in a page read whole"
+                    ),
+                });
+            }
         }
         match reader.end() {
             Some(PageEnd::Complete { next_link }) => Ok(Some(Page {

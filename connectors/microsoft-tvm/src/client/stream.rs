@@ -5,10 +5,26 @@
 //! The splitter only tracks structure (nesting, strings, escapes); each
 //! record is then validated as JSON on its own. Keys other than `value` and
 //! `@odata.nextLink` are skipped without being kept.
+//!
+//! A hostile or broken body cannot take unbounded memory or time: a record
+//! larger than [`MAX_RECORD_BYTES`], a key or next link larger than
+//! [`MAX_TEXT_BYTES`], nesting deeper than [`MAX_DEPTH`] and a second
+//! `value` or `@odata.nextLink` key are errors.
 
 use std::collections::VecDeque;
 
 use serde_json::value::RawValue;
+
+/// Largest record kept: Defender's rows are about 1 KB and its devices a few;
+/// anything near this is broken or hostile.
+pub(crate) const MAX_RECORD_BYTES: usize = 4 << 20;
+
+/// Largest key or next link kept.
+pub(crate) const MAX_TEXT_BYTES: usize = 64 << 10;
+
+/// Deepest nesting of arrays and objects, the same as serde_json's own
+/// recursion limit, which would reject a deeper record anyway.
+pub(crate) const MAX_DEPTH: u32 = 128;
 
 /// Where the splitter is in the page's top-level object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +65,8 @@ enum Step {
     EndWith,
     /// The value ended just before this byte (a number or literal).
     EndBefore,
+    /// The value nests deeper than [`MAX_DEPTH`].
+    TooDeep,
 }
 
 /// Tracks nesting and strings through one JSON value.
@@ -101,7 +119,12 @@ impl Scan {
         }
         match byte {
             b'"' => self.in_string = true,
-            b'{' | b'[' => self.depth += 1,
+            b'{' | b'[' => {
+                self.depth += 1;
+                if self.depth > MAX_DEPTH {
+                    return Step::TooDeep;
+                }
+            }
             b'}' | b']' => {
                 self.depth = self.depth.saturating_sub(1);
                 if self.depth == 0 {
@@ -126,6 +149,7 @@ pub(crate) struct PageSplitter {
     records: VecDeque<Box<RawValue>>,
     next_link: Option<String>,
     saw_records: bool,
+    saw_link: bool,
     /// Bytes fed so far, for messages.
     offset: u64,
     n_records: u64,
@@ -141,6 +165,7 @@ impl Default for PageSplitter {
             records: VecDeque::new(),
             next_link: None,
             saw_records: false,
+            saw_link: false,
             offset: 0,
             n_records: 0,
         }
@@ -249,17 +274,37 @@ impl PageSplitter {
                 Step::Continue => continue,
                 Step::EndWith => index + 1,
                 Step::EndBefore => index,
+                Step::TooDeep => {
+                    let at = self.offset + index as u64;
+                    return Err(format!(
+                        "nested deeper than {MAX_DEPTH} levels at byte {at}"
+                    ));
+                }
             };
             if keep {
-                self.pending.extend_from_slice(&chunk[start..end]);
+                self.keep(&chunk[start..end])?;
             }
             self.complete()?;
             return Ok(end);
         }
         if keep {
-            self.pending.extend_from_slice(&chunk[start..]);
+            self.keep(&chunk[start..])?;
         }
         Ok(chunk.len())
+    }
+
+    /// Adds `bytes` to the value being kept, within its size limit.
+    fn keep(&mut self, bytes: &[u8]) -> Result<(), String> {
+        let (limit, what) = match self.state {
+            State::Record => (MAX_RECORD_BYTES, format!("record {}", self.n_records + 1)),
+            State::Key => (MAX_TEXT_BYTES, "a key".to_string()),
+            _ => (MAX_TEXT_BYTES, "`@odata.nextLink`".to_string()),
+        };
+        if self.pending.len() + bytes.len() > limit {
+            return Err(format!("{what} is larger than {limit} bytes"));
+        }
+        self.pending.extend_from_slice(bytes);
+        Ok(())
     }
 
     /// Acts on the value just read into `pending`.
@@ -269,8 +314,15 @@ impl PageSplitter {
                 let key: String = serde_json::from_slice(&self.pending)
                     .map_err(|error| format!("a key is not valid JSON: {error}"))?;
                 self.target = match key.as_str() {
+                    "value" if self.saw_records => return Err("duplicate key `value`".into()),
                     "value" => Target::Records,
-                    "@odata.nextLink" => Target::NextLink,
+                    "@odata.nextLink" if self.saw_link => {
+                        return Err("duplicate key `@odata.nextLink`".into())
+                    }
+                    "@odata.nextLink" => {
+                        self.saw_link = true;
+                        Target::NextLink
+                    }
                     _ => Target::Ignored,
                 };
                 self.state = State::BeforeColon;
@@ -361,6 +413,45 @@ mod tests {
                 "{}",
                 String::from_utf8_lossy(body)
             );
+        }
+    }
+
+    #[test]
+    fn hostile_bodies_hit_a_limit_instead_of_memory() {
+        let deep = format!("{{\"value\":[{}", "[".repeat(100_000));
+        let error = split(deep.as_bytes(), 4096).expect_err("too deep");
+        assert_eq!(error, "nested deeper than 128 levels at byte 138");
+        let ignored_deep = format!("{{\"x\":{}", "{\"a\":".repeat(200));
+        let error = split(ignored_deep.as_bytes(), 4096).expect_err("too deep");
+        assert!(
+            error.starts_with("nested deeper than 128 levels"),
+            "{error}"
+        );
+
+        let huge = format!(
+            "{{\"value\":[{{\"s\":\"{}\"}}]}}",
+            "x".repeat(MAX_RECORD_BYTES)
+        );
+        let error = split(huge.as_bytes(), 65_536).expect_err("too large");
+        assert_eq!(
+            error,
+            format!("record 1 is larger than {MAX_RECORD_BYTES} bytes")
+        );
+        let long_link = format!("{{\"@odata.nextLink\":\"{}\"", "y".repeat(MAX_TEXT_BYTES));
+        let error = split(long_link.as_bytes(), 65_536).expect_err("too large");
+        assert_eq!(
+            error,
+            format!("`@odata.nextLink` is larger than {MAX_TEXT_BYTES} bytes")
+        );
+
+        for (body, message) in [
+            (r#"{"value":[1],"value":[2]}"#, "duplicate key `value`"),
+            (
+                r#"{"value":[],"@odata.nextLink":"a","@odata.nextLink":"b"}"#,
+                "duplicate key `@odata.nextLink`",
+            ),
+        ] {
+            assert_eq!(split(body.as_bytes(), 5).expect_err(body), message);
         }
     }
 

@@ -36,6 +36,9 @@ const AUDIENCES: &[&str] = &[
 #[derive(Debug, Default)]
 pub(crate) struct TokenStore {
     tokens: Mutex<HashMap<String, Instant>>,
+    /// Every token ever issued, expired ones too, for `GET /_sandbox/tokens`
+    /// (tests search logs and stores for them).
+    issued: Mutex<Vec<String>>,
 }
 
 impl TokenStore {
@@ -54,7 +57,20 @@ impl TokenStore {
         let mut tokens = self.lock();
         tokens.retain(|_, expires| *expires > now);
         tokens.insert(token.clone(), now + ttl);
+        drop(tokens);
+        self.issued
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(token.clone());
         token
+    }
+
+    /// Every token issued so far, oldest first.
+    pub(crate) fn issued(&self) -> Vec<String> {
+        let issued = self.issued.lock();
+        issued
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Whether `headers` carry `Authorization: Bearer <known, unexpired token>`.

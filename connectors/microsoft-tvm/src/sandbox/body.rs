@@ -275,6 +275,19 @@ pub(crate) fn respond(page: Page, encoding: Encoding, cut: Option<Cut>) -> Respo
     response
 }
 
+/// `response` with its body held back for `stall` after the headers went
+/// out: the slow-page fault, which outlasts a client's read timeout.
+pub(crate) fn stalled(response: Response, stall: std::time::Duration) -> Response {
+    use futures_util::StreamExt;
+
+    // A stream that waits and yields nothing, then the body itself.
+    let (parts, body) = response.into_parts();
+    let delay = futures_util::stream::once(tokio::time::sleep(stall))
+        .filter_map(|()| std::future::ready(None::<Result<Bytes, axum::Error>>));
+    let delayed = delay.chain(body.into_data_stream());
+    Response::from_parts(parts, Body::from_stream(delayed))
+}
+
 /// The empty-page fault: a 200 that announces JSON and sends nothing.
 pub(crate) fn empty_page() -> Response {
     (StatusCode::OK, [(CONTENT_TYPE, ODATA_JSON)], Body::empty()).into_response()

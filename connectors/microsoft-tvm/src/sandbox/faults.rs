@@ -20,6 +20,7 @@ pub(crate) struct FaultPlan {
     truncate_pages: Vec<u64>,
     reset_pages: Vec<u64>,
     empty_pages: Vec<u64>,
+    slow_pages: Vec<u64>,
     pub(crate) token_ttl_secs: Option<u64>,
     pub(crate) foreign_next_link: bool,
 }
@@ -35,6 +36,7 @@ impl FaultPlan {
                 Fault::TruncatePage { page } => plan.truncate_pages.push(page),
                 Fault::ResetPage { page } => plan.reset_pages.push(page),
                 Fault::EmptyPage { page } => plan.empty_pages.push(page),
+                Fault::SlowPage { page } => plan.slow_pages.push(page),
                 Fault::TokenTtl { secs } => plan.token_ttl_secs = Some(secs),
                 Fault::ForeignNextLink => plan.foreign_next_link = true,
             }
@@ -59,6 +61,8 @@ pub(crate) enum CallFault {
 pub(crate) enum PageFault {
     Empty,
     Cut(Cut),
+    /// The body stalls after the headers, past a client's read timeout.
+    Slow,
 }
 
 /// The plan plus the counters it is evaluated against.
@@ -117,6 +121,8 @@ impl Faults {
             Some(PageFault::Cut(Cut::Truncate))
         } else if plan.reset_pages.contains(&page) {
             Some(PageFault::Cut(Cut::Reset))
+        } else if plan.slow_pages.contains(&page) {
+            Some(PageFault::Slow)
         } else {
             None
         }
@@ -151,9 +157,13 @@ mod tests {
 
     #[test]
     fn page_faults_fire_once_on_their_page() {
-        let plan = FaultPlan::new(&[Fault::EmptyPage { page: 2 }, Fault::ResetPage { page: 3 }]);
+        let plan = FaultPlan::new(&[
+            Fault::EmptyPage { page: 2 },
+            Fault::ResetPage { page: 3 },
+            Fault::SlowPage { page: 5 },
+        ]);
         let faults = Faults::new(plan, 1);
-        let pages: Vec<_> = (0..5).map(|_| faults.on_export_page()).collect();
+        let pages: Vec<_> = (0..6).map(|_| faults.on_export_page()).collect();
         assert_eq!(
             pages,
             [
@@ -161,6 +171,7 @@ mod tests {
                 Some(PageFault::Empty),
                 Some(PageFault::Cut(Cut::Reset)),
                 None,
+                Some(PageFault::Slow),
                 None
             ]
         );

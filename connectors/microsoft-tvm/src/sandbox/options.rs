@@ -24,6 +24,7 @@ Fault specs (--fault, repeatable and combinable; deterministic for a seed):
   truncate-page=K    the Kth vulnerability page (full or delta export) is a 200 cut off mid-JSON
   reset-page=K       the Kth vulnerability page's connection is reset after some bytes
   empty-page=K       the Kth vulnerability page is a 200 with an empty body
+  slow-page=K        the Kth vulnerability page's body stalls for 10 s after its headers
   token-ttl=SECS     issued tokens stop working after SECS (they still claim expires_in 3599)
   foreign-next-link  next links point at http://foreign.invalid:PORT/...
 Token and /_sandbox requests never count as API calls.";
@@ -165,6 +166,8 @@ pub enum Fault {
     ResetPage { page: u64 },
     /// The `page`th vulnerability page request is a 200 with an empty body.
     EmptyPage { page: u64 },
+    /// The `page`th vulnerability page request's body stalls after its headers.
+    SlowPage { page: u64 },
     /// Issued tokens stop working after `secs` seconds.
     TokenTtl { secs: u64 },
     /// Next links point at another host.
@@ -205,6 +208,7 @@ impl FromStr for Fault {
             "truncate-page" => Ok(Self::TruncatePage { page: count(1)? }),
             "reset-page" => Ok(Self::ResetPage { page: count(1)? }),
             "empty-page" => Ok(Self::EmptyPage { page: count(1)? }),
+            "slow-page" => Ok(Self::SlowPage { page: count(1)? }),
             "token-ttl" => Ok(Self::TokenTtl { secs: count(0)? }),
             "error-rate" => {
                 let share = value.and_then(|value| value.parse::<f64>().ok());
@@ -222,7 +226,8 @@ impl FromStr for Fault {
             "foreign-next-link" => Ok(Self::ForeignNextLink),
             _ => Err(fail(
                 "unknown fault; expected throttle=N, quota-exhausted, error-rate=P, \
-                 truncate-page=K, reset-page=K, empty-page=K, token-ttl=SECS or foreign-next-link",
+                 truncate-page=K, reset-page=K, empty-page=K, slow-page=K, token-ttl=SECS or \
+                 foreign-next-link",
             )),
         }
     }
@@ -237,6 +242,7 @@ impl fmt::Display for Fault {
             Self::TruncatePage { page } => write!(f, "truncate-page={page}"),
             Self::ResetPage { page } => write!(f, "reset-page={page}"),
             Self::EmptyPage { page } => write!(f, "empty-page={page}"),
+            Self::SlowPage { page } => write!(f, "slow-page={page}"),
             Self::TokenTtl { secs } => write!(f, "token-ttl={secs}"),
             Self::ForeignNextLink => f.write_str("foreign-next-link"),
         }
@@ -275,6 +281,7 @@ mod tests {
             "truncate-page=2",
             "reset-page=1",
             "empty-page=4",
+            "slow-page=5",
             "token-ttl=0",
             "foreign-next-link",
         ] {

@@ -31,6 +31,8 @@ const DEFAULT_PAGE_SIZE: u64 = 50_000;
 const MAX_PAGE_SIZE: u64 = 200_000;
 const MAX_CATALOG_TOP: u64 = 8_000;
 const MAX_DELTA_DAYS: i64 = 14;
+/// How long the `slow-page` fault holds a body back after its headers.
+const SLOW_PAGE_STALL: std::time::Duration = std::time::Duration::from_secs(10);
 
 const FULL_PATH: &str = "/api/machines/SoftwareVulnerabilitiesByMachine";
 const DELTA_PATH: &str = "/api/machines/SoftwareVulnerabilityChangesByMachine";
@@ -93,6 +95,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route(CATALOG_PATH, get(catalog))
         .route("/_sandbox/advance-day", post(advance_day))
         .route("/_sandbox/stats", get(stats))
+        .route("/_sandbox/tokens", get(tokens))
         .fallback(not_found)
         .with_state(app)
 }
@@ -194,6 +197,12 @@ impl App {
             Some(PageFault::Cut(cut)) => {
                 bump(&self.stats.faults_fired);
                 Some(cut)
+            }
+            Some(PageFault::Slow) => {
+                bump(&self.stats.faults_fired);
+                bump(&self.stats.pages_served);
+                let response = body::respond(page(), Encoding::negotiate(headers), None);
+                return body::stalled(response, SLOW_PAGE_STALL);
             }
             None => None,
         };
@@ -515,6 +524,12 @@ async fn advance_day(State(app): State<Arc<App>>) -> Response {
 async fn stats(State(app): State<Arc<App>>) -> Response {
     let day = app.data.current_day();
     Json(json!({ "day": day, "stats": app.stats.snapshot() })).into_response()
+}
+
+/// The tokens issued so far: a test-only window into the fake sign-in host,
+/// so tests can prove no token reached a log or a store.
+async fn tokens(State(app): State<Arc<App>>) -> Response {
+    Json(json!({ "tokens": app.tokens.issued() })).into_response()
 }
 
 async fn not_found() -> ApiError {
