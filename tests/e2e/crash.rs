@@ -4,6 +4,8 @@
 //! reconciliation had started, and the next sync reaches exactly the state of
 //! an uninterrupted run.
 
+use serde_json::Value;
+
 use crate::harness::{describe, state, statuses, sync_killed_at, SandboxProcess, Workspace};
 
 const FIXTURES: &str = concat!(
@@ -46,6 +48,11 @@ fn a_sync_killed_at_any_point_converges_on_the_next_run() {
             Some(0),
             "{point}: {}",
             describe(&stats)
+        );
+        let stats: Value = serde_json::from_slice(&stats.stdout).unwrap();
+        assert_eq!(
+            stats["last_sync"]["outcome"], "failed",
+            "{point}: the killed run shows as failed"
         );
         if before_reconciling.contains(point) {
             assert_eq!(

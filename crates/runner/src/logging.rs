@@ -14,11 +14,10 @@ pub fn init(global: &GlobalArgs) {
         (false, 1) => "debug",
         (false, _) => "trace",
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        EnvFilter::new(format!(
-            "warn,inlet={level},inlet_core={level},inlet_store={level},inlet_microsoft_tvm={level}"
-        ))
-    });
+    // A directive's target matches by prefix: `inlet` covers every crate of
+    // ours (inlet_core, inlet_engine, inlet_store, inlet_microsoft_tvm, ...).
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("warn,inlet={level}")));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(crate::progress::LogWriter)

@@ -193,7 +193,13 @@ fn severity(arg: SeverityArg) -> Severity {
 }
 
 /// Opens the store of a configured instance (the name must be in the config).
+/// Holding the store's lock proves no sync of it runs, so a run still marked
+/// running was cut short: it is recorded as failed before anything is shown.
 pub fn open_store(global: &GlobalArgs, name: &str) -> Result<Store, Failure> {
     let (config, _) = config_file::load_instance(global, name)?;
-    Store::open(&config_file::data_dir(global, &config)).map_err(Failure::failed)
+    let store = Store::open(&config_file::data_dir(global, &config)).map_err(Failure::failed)?;
+    store
+        .fail_interrupted_runs(name, jiff::Timestamp::now())
+        .map_err(Failure::failed)?;
+    Ok(store)
 }
