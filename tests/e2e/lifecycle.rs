@@ -408,3 +408,51 @@ fn a_sync_that_would_archive_most_assets_is_held_until_confirmed() {
         json!({ "missing_from_sync": 1 })
     );
 }
+
+#[test]
+fn records_a_mapper_rejects_are_quarantined_and_the_sync_goes_on() {
+    let fixtures = tempfile::tempdir().unwrap();
+    let good_device = json!({ "id": A, "computerDnsName": "ok-01", "healthStatus": "Active",
+                              "lastSeen": "2026-11-30T08:00:00Z" });
+    let nameless = json!({ "computerDnsName": "no-id-here", "healthStatus": "Active" });
+    let good_row = json!({ "id": "r1", "deviceId": A, "cveId": "CVE-2024-1111", "cvssScore": 9.8 });
+    let deviceless = json!({ "id": "r2", "cveId": "CVE-2024-2222", "cvssScore": 5.0 });
+    let write = |name: &str, records: Value| {
+        std::fs::write(fixtures.path().join(name), records.to_string()).unwrap();
+    };
+    write("machines.json", json!([good_device, nameless]));
+    write("vulnerabilities.json", json!([good_row, deviceless]));
+    let sandbox = SandboxProcess::start(&["--fixtures", fixtures.path().to_str().unwrap()]);
+    let workspace = Workspace::new(&sandbox, SETTINGS, "");
+
+    let report = sync(&workspace);
+    assert_eq!(
+        report["run"]["outcome"], "succeeded",
+        "one bad record never fails a sync"
+    );
+    assert_eq!(
+        report["run"]["counts"]["skipped"]["quarantined"], 2,
+        "{report:#}"
+    );
+    assert_eq!(report["run"]["counts"]["assets"]["new"], 1);
+    assert_eq!(report["run"]["counts"]["findings"]["new"], 1);
+
+    let mut quarantined = workspace.ndjson(&["quarantine", "lab", "--format", "ndjson"]);
+    quarantined.sort_by_key(|record| record["stream"].to_string());
+    assert_eq!(quarantined.len(), 2);
+    assert_eq!(quarantined[0]["stream"], "assets");
+    assert_eq!(quarantined[0]["record_id"], Value::Null);
+    let raw: Value = serde_json::from_str(quarantined[0]["raw"].as_str().unwrap()).unwrap();
+    assert_eq!(raw, nameless, "the raw record is kept as it came");
+    assert_eq!(quarantined[1]["stream"], "findings");
+    assert_eq!(quarantined[1]["record_id"], "r2");
+    for record in &quarantined {
+        assert!(!record["reason"].as_str().unwrap().is_empty());
+        assert_eq!(record["run_id"], report["run"]["id"]);
+    }
+    let table = workspace.ok(&["quarantine", "lab"]);
+    assert!(
+        table.contains("findings") && table.contains("r2"),
+        "{table}"
+    );
+}
