@@ -163,7 +163,10 @@ fn step(title: &str) {
 }
 
 async fn sync(store: &Store, instance: &Instance) -> anyhow::Result<SyncReport> {
-    let options = SyncOptions { mode: ModeRequest::Full, ..Default::default() };
+    let options = SyncOptions {
+        mode: ModeRequest::Full,
+        ..Default::default()
+    };
     let report = run_sync(store, instance, &options, std::future::pending()).await?;
     if report.run.outcome != RunOutcome::Succeeded {
         bail!(

@@ -34,14 +34,21 @@ pub async fn run(global: &GlobalArgs, args: &SyncArgs) -> CommandResult {
             .prefix(".inlet-dry-run-")
             .tempdir_in(parent.unwrap_or(std::path::Path::new(".")))
             .map_err(Failure::failed)?;
-        dry_run(&store, &instance, &options, shutdown_signal(), scratch.path()).await
+        dry_run(
+            &store,
+            &instance,
+            &options,
+            shutdown_signal(),
+            scratch.path(),
+        )
+        .await
     } else {
         run_sync(&store, &instance, &options, shutdown_signal()).await
     };
     let report = report.map_err(|error| match error {
-            StartError::DeltaImpossible(_) => Failure::usage(error),
-            StartError::Store(_) => Failure::failed(error),
-        })?;
+        StartError::DeltaImpossible(_) => Failure::usage(error),
+        StartError::Store(_) => Failure::failed(error),
+    })?;
 
     match args.format {
         ReportFormat::Json => print_json(&report, args.dry_run),
@@ -152,12 +159,20 @@ fn join_counts(counts: &std::collections::BTreeMap<String, u64>) -> String {
 fn print_dry_run(report: &SyncReport, verbose: bool) -> std::io::Result<()> {
     let run = &report.run;
     let mut out = std::io::stdout().lock();
-    writeln!(out, "dry run of `{}`: nothing was written. A {} sync now would:", run.instance, run.mode.as_str())?;
+    writeln!(
+        out,
+        "dry run of `{}`: nothing was written. A {} sync now would:",
+        run.instance,
+        run.mode.as_str()
+    )?;
     let assets = &run.counts.assets;
     writeln!(
         out,
         "  assets:   add {}, update {}, reactivate {}, archive {}",
-        assets.new, assets.updated, assets.reactivated, join_counts(&assets.archived)
+        assets.new,
+        assets.updated,
+        assets.reactivated,
+        join_counts(&assets.archived)
     )?;
     let findings = &run.counts.findings;
     writeln!(
