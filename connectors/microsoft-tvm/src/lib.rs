@@ -14,6 +14,8 @@ pub mod client;
 pub mod config;
 pub mod error;
 pub mod fetch;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod mapping;
 pub mod sandbox;
 pub mod time;

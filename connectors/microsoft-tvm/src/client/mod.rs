@@ -13,7 +13,7 @@ mod http;
 mod limits;
 mod paging;
 mod reader;
-mod stream;
+pub(crate) mod stream;
 
 use std::fmt;
 use std::net::Ipv4Addr;
