@@ -47,11 +47,11 @@ fn a_second_inlet_on_a_busy_data_folder_is_refused() {
         assert!(second.stdout.is_empty(), "{args:?} printed data");
     }
 
-    // Once the first is gone the folder opens, as the first left it.
-    // (The killed run reads `running` until the next sync marks it failed.)
+    // Once the first is gone the folder opens, as the first left it, and the
+    // killed run reads as failed (opening the store proves it is not running).
     first.kill();
     assert_eq!(state(&workspace), before);
-    assert_eq!(outcomes(&workspace), ["running", "succeeded"]);
+    assert_eq!(outcomes(&workspace), ["failed", "succeeded"]);
 }
 
 #[test]
@@ -77,7 +77,7 @@ fn run_once_does_not_sync_while_a_manual_sync_holds_the_folder() {
     // Only the manual sync (killed) ran; the slot is still due afterwards.
     manual.kill();
     assert_eq!(state(&workspace), before);
-    assert_eq!(outcomes(&workspace), ["running", "succeeded"]);
+    assert_eq!(outcomes(&workspace), ["failed", "succeeded"]);
     let once = workspace.inlet(&["run", "--once"]);
     assert_eq!(once.status.code(), Some(0), "{}", describe(&once));
     assert_eq!(outcomes(&workspace), ["succeeded", "failed", "succeeded"]);

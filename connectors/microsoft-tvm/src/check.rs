@@ -75,13 +75,17 @@ async fn check_login(client: &TvmClient, counters: &SyncCounters) -> CheckOutcom
     let host = client.login_host();
     match client.probe_login(counters).await {
         Ok(status) => {
-            let detail = format!("the sign-in host `{host}` answered HTTP {status}");
+            let detail = if (200..300).contains(&status) {
+                format!("the sign-in host `{host}` answers")
+            } else {
+                format!("the sign-in host `{host}` answers (HTTP {status} to a discovery request)")
+            };
             outcome("login", CheckStatus::Passed, detail, None)
         }
         Err(error) => {
             let hint = format!(
-                "Check that this machine resolves and reaches `{host}` over HTTPS (DNS, proxy, \
-                 firewall, TLS inspection)"
+                "Check that this machine resolves and reaches `{host}` (DNS, proxy, firewall, \
+                 TLS inspection) and that `login_url` is right if you set it"
             );
             failed("login", &error, hint)
         }

@@ -193,13 +193,17 @@ pub enum Command {
     },
 
     /// Serve a connector's sandbox (a fake upstream) on loopback until stopped.
+    ///
+    /// `--help` after KIND shows the sandbox's own options (the help flag is
+    /// passed on to the sandbox, not taken by `inlet`).
     #[command(
-        after_help = "Arguments after KIND go to the sandbox; see `inlet sandbox KIND --help`.\n\nExample:\n  inlet sandbox microsoft-tvm --devices 500 --vulns-per-device 30",
-        disable_help_flag = false
+        after_help = "Arguments after KIND go to the sandbox; `inlet sandbox KIND --help` lists them.\n\nExample:\n  inlet sandbox microsoft-tvm --devices 500 --vulns-per-device 30",
+        disable_help_flag = true
     )]
     Sandbox {
-        /// Connector kind.
-        kind: String,
+        /// Connector kind (`inlet connectors` lists them); `--help` alone shows this help.
+        #[arg(allow_hyphen_values = true)]
+        kind: Option<String>,
         /// The sandbox's own options.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,

@@ -1,8 +1,8 @@
 //! Run history: one record per sync, with its outcome and counts.
 //!
-//! Run ids come from sled's id generator, which is monotonic across the whole
-//! store and across restarts, so a newer run always has a larger id and an
-//! instance's runs sort by key.
+//! Run ids count up per instance from 1 (the last key of the instance's range
+//! plus one), so a newer run always has a larger id, an instance's runs sort
+//! by key, and the numbers an operator sees stay small.
 
 use std::collections::BTreeMap;
 
@@ -145,12 +145,9 @@ impl Store {
         mode: RunMode,
         started_at: Timestamp,
     ) -> Result<RunRecord, StoreError> {
-        // sled ids start at 0; +1 keeps 0 free to mean "no run" in markers.
-        // A store that received copied runs (a dry run's scratch copy) may
-        // generate ids below them: a run id must exceed every earlier run's.
-        let generated = self.db.generate_id()? + 1;
-        let newest = self.newest_run_id(instance)?;
-        let id = generated.max(newest.map_or(0, |newest| newest + 1));
+        // Ids count up per instance from 1 (0 means "no run" in markers);
+        // a dry run's scratch copy continues from the copied runs.
+        let id = self.newest_run_id(instance)?.map_or(1, |newest| newest + 1);
         let run = RunRecord {
             id,
             instance: instance.to_owned(),

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::header::HOST;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -89,6 +89,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/{tenant}/oauth2/v2.0/token", post(auth::token_v2))
         .route("/{tenant}/oauth2/token", post(auth::token_v1))
+        .route("/{tenant}/v2.0/.well-known/openid-configuration", get(openid_configuration))
         .route("/api/machines", get(machines))
         .route(FULL_PATH, get(full_export))
         .route(DELTA_PATH, get(delta_export))
@@ -519,6 +520,22 @@ async fn advance_day(State(app): State<Arc<App>>) -> Response {
             (StatusCode::CONFLICT, Json(body)).into_response()
         }
     }
+}
+
+/// The sign-in host's discovery document, as far as a client looks at it
+/// (the check's `login` test asks for it to see the host answer).
+async fn openid_configuration(
+    State(app): State<Arc<App>>,
+    Path(tenant): Path<String>,
+) -> Response {
+    let base = &app.base_url;
+    Json(json!({
+        "issuer": format!("{base}/{tenant}/v2.0"),
+        "token_endpoint": format!("{base}/{tenant}/oauth2/v2.0/token"),
+        "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+        "response_types_supported": ["code", "id_token", "token"],
+    }))
+    .into_response()
 }
 
 async fn stats(State(app): State<Arc<App>>) -> Response {

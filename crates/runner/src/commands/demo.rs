@@ -3,6 +3,7 @@
 //! process, writes a config for it into a fresh folder, and walks through
 //! check, a full sync, the stored inventory, a simulated day and a second sync.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -76,8 +77,8 @@ fn prepare_folder(folder: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes the demo's config (the secret in its own file) and loads it the way
-/// `inlet` loads any config.
+/// Writes the demo's config (the secret in its own file, both readable only
+/// by their owner) and loads it the way `inlet` loads any config.
 fn write_config(folder: &Path, sandbox: &dyn SandboxHandle) -> anyhow::Result<Instance> {
     let config = sandbox.instance_config();
     let text_of = |key: &str| {
@@ -87,7 +88,7 @@ fn write_config(folder: &Path, sandbox: &dyn SandboxHandle) -> anyhow::Result<In
             .unwrap_or_default()
             .to_string()
     };
-    std::fs::write(folder.join("client-secret.txt"), text_of("client_secret"))?;
+    write_private(&folder.join("client-secret.txt"), &text_of("client_secret"))?;
     let text = format!(
         "# Written by `inlet demo`: one instance pointed at the in-process sandbox.\n\
          data_dir = \"data\"\n\n[[instance]]\nname = \"demo\"\nconnector = \"microsoft-tvm\"\n\
@@ -97,13 +98,24 @@ fn write_config(folder: &Path, sandbox: &dyn SandboxHandle) -> anyhow::Result<In
         text_of("tenant_id"), text_of("client_id"), text_of("api_url"), text_of("login_url"),
     );
     let path = folder.join("inlet.toml");
-    std::fs::write(&path, &text)?;
+    write_private(&path, &text)?;
     let loaded = parse_config(&text, &path.display().to_string(), folder)?;
     loaded
         .instances
         .into_iter()
         .next()
         .context("the demo config has no instance")
+}
+
+/// Writes a file only its owner may read (the config warns otherwise).
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    std::fs::write(path, contents)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
 }
 
 async fn walk_through(folder: &Path, sandbox: &dyn SandboxHandle) -> anyhow::Result<()> {
@@ -116,50 +128,58 @@ async fn walk_through(folder: &Path, sandbox: &dyn SandboxHandle) -> anyhow::Res
     let instance = write_config(folder, sandbox)?;
     writeln!(
         out,
-        "Config written to {}\n",
+        "Config written to {}",
         folder.join("inlet.toml").display()
     )?;
-    drop(out);
 
-    step("1. Connectivity check (inlet check demo)");
+    step(&mut out, "1. Connectivity check (inlet check demo)")?;
     for outcome in instance.connector.check().await {
         let mark = match outcome.status {
             CheckStatus::Passed => "ok  ",
             CheckStatus::Failed => "FAIL",
             CheckStatus::Skipped => "skip",
         };
-        println!("  {mark} {:<16} {}", outcome.name, outcome.detail);
+        writeln!(out, "  {mark} {:<16} {}", outcome.name, outcome.detail)?;
     }
 
     let store = Store::open(&folder.join("data"))?;
-    step("2. First sync (inlet sync demo)");
+    step(&mut out, "2. First sync (inlet sync demo)")?;
     let first = sync(&store, &instance).await?;
-    print_report(&first);
+    print_report(&mut out, &first)?;
 
-    step("3. What is stored (inlet stats demo, inlet findings demo)");
-    print_stats(&store, "demo")?;
-    print_top_findings(&store, "demo")?;
+    step(
+        &mut out,
+        "3. What is stored (inlet stats demo, inlet findings demo)",
+    )?;
+    print_stats(&mut out, &store, "demo")?;
+    print_top_findings(&mut out, &store, "demo")?;
 
     let day = sandbox
         .advance_day()
         .await
         .map_err(|error| anyhow::anyhow!(error))?;
-    step(&format!(
-        "4. A day later in the tenant (simulated day {day}): second sync"
-    ));
+    step(
+        &mut out,
+        &format!("4. A day later in the tenant (simulated day {day}): second full sync"),
+    )?;
     let second = sync(&store, &instance).await?;
-    print_report(&second);
-    print_changes(&store, "demo", &second)?;
+    print_report(&mut out, &second)?;
+    print_changes(&mut out, &store, "demo", &second)?;
 
-    println!(
-        "\nExplore it yourself:\n  cd {} && inlet findings demo --severity critical\n  inlet assets demo --status archived --format csv",
-        folder.display()
-    );
+    let config = folder.join("inlet.toml");
+    writeln!(
+        out,
+        "\nExplore it yourself (the binary is target/release/inlet after `cargo run --release`):\n  \
+         inlet --config {config} findings demo --severity critical\n  \
+         inlet --config {config} assets demo --status archived --format csv\n  \
+         inlet --config {config} runs demo",
+        config = config.display()
+    )?;
     Ok(())
 }
 
-fn step(title: &str) {
-    println!("\n== {title}");
+fn step(out: &mut impl Write, title: &str) -> std::io::Result<()> {
+    writeln!(out, "\n== {title}")
 }
 
 async fn sync(store: &Store, instance: &Instance) -> anyhow::Result<SyncReport> {
@@ -170,42 +190,87 @@ async fn sync(store: &Store, instance: &Instance) -> anyhow::Result<SyncReport> 
     let report = run_sync(store, instance, &options, std::future::pending()).await?;
     if report.run.outcome != RunOutcome::Succeeded {
         bail!(
-            "the demo sync did not succeed: {:?} {}",
-            report.run.outcome,
+            "the demo sync did not succeed: {} {}",
+            report.run.outcome.as_str(),
             report.run.error.clone().unwrap_or_default()
         );
     }
     Ok(report)
 }
 
-fn print_report(report: &SyncReport) {
+/// `key n, key n` of the non-zero counts, or `none`.
+fn counts(counts: &BTreeMap<String, u64>) -> String {
+    let parts: Vec<String> = counts
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(key, n)| format!("{key} {n}"))
+        .collect();
+    if parts.is_empty() {
+        "none".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+fn print_report(out: &mut impl Write, report: &SyncReport) -> std::io::Result<()> {
     let run = &report.run;
     let assets = &run.counts.assets;
     let findings = &run.counts.findings;
-    println!(
-        "  {} requests in {:.1} s",
-        run.requests,
-        report.elapsed.as_secs_f64()
-    );
-    println!(
-        "  assets:   {} seen, {} new, {} updated, {} reactivated, archived {:?}",
-        assets.seen, assets.new, assets.updated, assets.reactivated, assets.archived
-    );
-    println!(
+    writeln!(
+        out,
+        "  took {:.1} s, requests: {}",
+        report.elapsed.as_secs_f64(),
+        run.requests
+    )?;
+    writeln!(
+        out,
+        "  assets:   {} seen, {} new, {} updated, {} reactivated, archived: {}",
+        assets.seen,
+        assets.new,
+        assets.updated,
+        assets.reactivated,
+        counts(&assets.archived)
+    )?;
+    writeln!(
+        out,
         "  findings: {} seen, {} new, {} updated, {} reopened, {} fixed",
         findings.seen, findings.new, findings.updated, findings.reopened, findings.fixed
-    );
-    println!("  skipped:  {:?}", run.counts.skipped);
+    )?;
+    writeln!(out, "  skipped:  {}", counts(&run.counts.skipped))?;
+    writeln!(
+        out,
+        "  (no_cve: rows about software without a CVE; orphaned: rows of devices not in the device list)"
+    )
 }
 
-fn print_stats(store: &Store, instance: &str) -> anyhow::Result<()> {
-    let stats = serde_json::to_value(store.stats(instance)?)?;
-    println!("  assets:   {}", stats["assets"]);
-    println!("  findings: {}", stats["findings"]);
+fn print_stats(out: &mut impl Write, store: &Store, instance: &str) -> anyhow::Result<()> {
+    let stats = store.stats(instance)?;
+    let archived: BTreeMap<String, u64> =
+        serde_json::from_value(serde_json::to_value(&stats.assets.archived_by_reason)?)?;
+    writeln!(
+        out,
+        "  assets:   {} active, {} archived ({})",
+        stats.assets.active,
+        stats.assets.archived,
+        counts(&archived)
+    )?;
+    let severities: BTreeMap<String, u64> =
+        serde_json::from_value(serde_json::to_value(&stats.findings.by_severity)?)?;
+    writeln!(
+        out,
+        "  findings: {} active ({}), {} fixed",
+        stats.findings.active,
+        counts(&severities),
+        stats.findings.fixed
+    )?;
+    writeln!(
+        out,
+        "  (findings of archived devices are kept but not counted or listed as active)"
+    )?;
     Ok(())
 }
 
-fn print_top_findings(store: &Store, instance: &str) -> anyhow::Result<()> {
+fn print_top_findings(out: &mut impl Write, store: &Store, instance: &str) -> anyhow::Result<()> {
     let filter = FindingFilter {
         status: Some(FindingStatus::Active),
         ..Default::default()
@@ -216,25 +281,36 @@ fn print_top_findings(store: &Store, instance: &str) -> anyhow::Result<()> {
             .partial_cmp(&(a.severity, a.cvss_score.unwrap_or(0.0)))
             .unwrap_or(std::cmp::Ordering::Equal)
     });
-    println!("  the five most severe active findings:");
+    let names: BTreeMap<String, String> = store
+        .assets(instance, AssetFilter::default())
+        .filter_map(Result::ok)
+        .map(|asset| (asset.id, asset.name))
+        .collect();
+    writeln!(out, "  the five most severe active findings:")?;
     for finding in top.iter().take(5) {
         let score = finding
             .cvss_score
             .map(|s| format!("{s:.1}"))
             .unwrap_or_else(|| "-".into());
-        println!(
-            "    {:<9} {:>4}  {:<18} on {}",
+        let device = names.get(&finding.asset_id).unwrap_or(&finding.asset_id);
+        writeln!(
+            out,
+            "    {:<9} {:>4}  {:<18} on {device}",
             finding.severity.as_str(),
             score,
-            finding.name,
-            finding.asset_id
-        );
+            finding.name
+        )?;
     }
     Ok(())
 }
 
-/// What the second sync changed: a few of each kind, by the run's time.
-fn print_changes(store: &Store, instance: &str, report: &SyncReport) -> anyhow::Result<()> {
+/// What the second sync changed, a few of each kind, by the run's time.
+fn print_changes(
+    out: &mut impl Write,
+    store: &Store,
+    instance: &str,
+    report: &SyncReport,
+) -> anyhow::Result<()> {
     let at = report.run.started_at;
     let archived: Vec<_> = store
         .assets(
@@ -246,11 +322,12 @@ fn print_changes(store: &Store, instance: &str, report: &SyncReport) -> anyhow::
         .filter_map(Result::ok)
         .filter(|asset| asset.archived_at == Some(at))
         .collect();
-    println!("  archived in this sync: {}", archived.len());
+    writeln!(out, "  archived in this sync: {}", archived.len())?;
     for asset in archived.iter().take(3) {
         let reason = asset.archived_reason.map(|r| r.as_str()).unwrap_or("?");
-        println!("    {} ({}) because {reason}", asset.name, asset.id);
+        writeln!(out, "    {} ({}) because {reason}", asset.name, asset.id)?;
     }
+    more(out, archived.len())?;
     let fixed_filter = FindingFilter {
         status: Some(FindingStatus::Fixed),
         ..Default::default()
@@ -260,13 +337,26 @@ fn print_changes(store: &Store, instance: &str, report: &SyncReport) -> anyhow::
         .filter_map(Result::ok)
         .filter(|finding| finding.fixed_at == Some(at))
         .collect();
-    println!("  fixed in this sync: {}", fixed.len());
+    writeln!(out, "  fixed in this sync: {}", fixed.len())?;
     for finding in fixed.iter().take(3) {
-        println!("    {} on {}", finding.name, finding.asset_id);
+        writeln!(out, "    {} on {}", finding.name, finding.asset_id)?;
     }
-    println!(
+    more(out, fixed.len())?;
+    writeln!(
+        out,
+        "  (this list shows active devices only; the sync's count also includes findings fixed\n   on devices archived for their status)"
+    )?;
+    writeln!(
+        out,
         "  reopened in this sync: {}",
         report.run.counts.findings.reopened
-    );
+    )?;
+    Ok(())
+}
+
+fn more(out: &mut impl Write, total: usize) -> std::io::Result<()> {
+    if total > 3 {
+        writeln!(out, "    ... and {} more", total - 3)?;
+    }
     Ok(())
 }

@@ -8,6 +8,15 @@ use inlet_core::{registry, SandboxError};
 use crate::failure::{CommandResult, Failure};
 use crate::signals::shutdown_signal;
 
+/// `inlet sandbox` without a kind, or with `--help` in its place.
+pub fn print_help() -> CommandResult {
+    use clap::CommandFactory;
+    let mut command = crate::cli::Cli::command();
+    let sandbox = command.find_subcommand_mut("sandbox").map(|sandbox| sandbox.render_long_help());
+    println!("{}", sandbox.map(|help| help.to_string()).unwrap_or_default());
+    Ok(ExitCode::SUCCESS)
+}
+
 pub async fn run(kind: &str, args: Vec<String>) -> CommandResult {
     let registration = registry::lookup(kind).map_err(Failure::usage)?;
     let start = registration
