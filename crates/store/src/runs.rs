@@ -146,7 +146,10 @@ impl Store {
         started_at: Timestamp,
     ) -> Result<RunRecord, StoreError> {
         // Ids count up per instance from 1 (0 means "no run" in markers);
-        // a dry run's scratch copy continues from the copied runs.
+        // a dry run's scratch copy continues from the copied runs. The new
+        // run is flushed to disk before any record is stamped with its id, so
+        // a process killed mid-sync never leaves stamps of an id that the
+        // next run could be given again.
         let id = self.newest_run_id(instance)?.map_or(1, |newest| newest + 1);
         let run = RunRecord {
             id,
@@ -164,6 +167,7 @@ impl Store {
             held: None,
         };
         self.save_run(&run)?;
+        self.flush()?;
         Ok(run)
     }
 
