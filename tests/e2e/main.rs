@@ -14,5 +14,6 @@ mod golden;
 mod harness;
 mod kill;
 mod lifecycle;
+mod memory;
 mod processes;
 mod secrets;

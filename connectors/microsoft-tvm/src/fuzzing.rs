@@ -10,7 +10,12 @@ pub fn split_page(body: &[u8], chunk_size: usize) -> Result<(Vec<String>, Option
     let mut records = Vec::new();
     for chunk in body.chunks(chunk_size.max(1)) {
         splitter.feed(chunk)?;
-        records.extend(splitter.take(usize::MAX).into_iter().map(|raw| raw.get().to_string()));
+        records.extend(
+            splitter
+                .take(usize::MAX)
+                .into_iter()
+                .map(|raw| raw.get().to_string()),
+        );
     }
     let next_link = splitter.finish()?;
     Ok((records, next_link))

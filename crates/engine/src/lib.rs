@@ -10,10 +10,11 @@
 //! the plan and its application, so a held sync changes no status either.
 
 mod observer;
+mod queue;
 mod sink;
 pub mod test_points;
 
-use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Instant;
 
 use inlet_core::config::Instance;
@@ -23,7 +24,9 @@ use jiff::{SignedDuration, Timestamp};
 use tracing::Instrument;
 
 pub use self::observer::{Stream, SyncObserver, Unobserved};
-use self::sink::StoreSink;
+pub use self::queue::QUEUE_BATCHES;
+use self::queue::{StoreSink, Written};
+use self::sink::BatchWriter;
 pub use inlet_core::error::error_chain;
 
 /// Name of the cursor holding when the connector's reference data was refreshed.
@@ -69,6 +72,9 @@ pub struct SyncReport {
     pub run: RunRecord,
     pub plan: Option<ReconcilePlan>,
     pub elapsed: std::time::Duration,
+    /// The process's peak resident memory so far (Linux `VmHWM`), read when
+    /// the sync ended; `None` where the OS does not tell.
+    pub peak_rss_bytes: Option<u64>,
 }
 
 /// Why a sync could not even start.
@@ -109,6 +115,7 @@ pub async fn run_sync(
         .await?;
     Ok(SyncReport {
         elapsed: clock.elapsed(),
+        peak_rss_bytes: peak_rss_bytes(),
         ..report
     })
 }
@@ -124,10 +131,10 @@ async fn execute(
 ) -> Result<SyncReport, StartError> {
     let clock = Instant::now();
     let name = &instance.settings.name;
-    let observer: std::sync::Arc<dyn SyncObserver> = options
+    let observer: Arc<dyn SyncObserver> = options
         .observer
         .clone()
-        .unwrap_or_else(|| std::sync::Arc::new(Unobserved));
+        .unwrap_or_else(|| Arc::new(Unobserved));
     tracing::info!(mode = ?run.mode, "sync started");
     let context = ingest_context(instance, run.id, run.started_at);
     let request = SyncRequest {
@@ -135,26 +142,10 @@ async fn execute(
         reference_refreshed_at: reference_refreshed_at(store, name)?,
         counters: SyncCounters::default(),
     };
-    let mut sink = StoreSink {
-        store,
-        context: &context,
-        connector: instance.connector.as_ref(),
-        counts: Default::default(),
-        seen_assets: HashSet::new(),
-        reference_refreshed: false,
-        n_batches: 0,
-        observer: observer.as_ref(),
-    };
-
-    // Fetch and store every page; a signal ends the fetch at its next await.
-    let fetched = tokio::select! {
-        result = instance.connector.sync(&request, &mut sink) => {
-            result.map_err(|error| error_chain(&error))
-        }
-        signal = stop => Err(format!("interrupted by {signal} before every page was stored")),
-    };
-    let reference_refreshed = sink.reference_refreshed;
-    run.counts = sink.counts;
+    let writer = BatchWriter::new(store, &context, instance, observer.clone());
+    let (fetched, written) = fetch_and_store(instance, &request, writer, stop).await;
+    let reference_refreshed = written.reference_refreshed;
+    run.counts = written.counts;
     (run.requests, run.retries, run.throttled) = request.counters.snapshot();
 
     // Only a complete fetch may reconcile.
@@ -190,7 +181,37 @@ async fn execute(
         run,
         plan,
         elapsed: clock.elapsed(),
+        peak_rss_bytes: None,
     })
+}
+
+/// Runs the connector while the writer thread maps and stores its batches.
+/// Returns `Ok` only when the connector delivered every page and every batch
+/// was stored; either way the writer has stopped when this returns, so
+/// nothing of this sync is written after it.
+async fn fetch_and_store(
+    instance: &Instance,
+    request: &SyncRequest,
+    writer: BatchWriter,
+    stop: impl std::future::Future<Output = &'static str>,
+) -> (Result<(), String>, Written) {
+    let mut sink = StoreSink::start(writer);
+
+    // A signal ends the fetch at its next await.
+    let fetched = tokio::select! {
+        result = instance.connector.sync(request, &mut sink) => {
+            result.map_err(|error| error_chain(&error))
+        }
+        signal = stop => Err(format!("interrupted by {signal} before every page was stored")),
+    };
+
+    // Every queued batch is stored (or failed) before anything else happens.
+    let mut written = sink.finish().await;
+    let fetched = match (fetched, written.error.take()) {
+        (Err(error), _) | (Ok(()), Some(error)) => Err(error),
+        (Ok(()), None) => Ok(()),
+    };
+    (fetched, written)
 }
 
 /// After every page arrived: reconcile a full sync unless the brake holds it.
@@ -369,4 +390,19 @@ fn ingest_context(instance: &Instance, run_id: u64, started_at: Timestamp) -> In
 fn reference_refreshed_at(store: &Store, instance: &str) -> Result<Option<Timestamp>, StartError> {
     let cursor = store.cursor(instance, REFERENCE_CURSOR)?;
     Ok(cursor.and_then(|text| text.parse().ok()))
+}
+
+/// This process's peak resident set size in bytes, from `VmHWM` in
+/// `/proc/self/status`; `None` off Linux or when the line is missing.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    let kib: u64 = line
+        .trim_start_matches("VmHWM:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib * 1024)
 }

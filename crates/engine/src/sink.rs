@@ -1,31 +1,67 @@
-//! The runner's side of a sync: every batch a connector hands over is mapped,
-//! checked and written to the store before `accept` returns, so the connector
-//! never holds more than one batch and a crash loses at most that batch.
+//! The mapping and storing half of a sync: each batch a connector handed over
+//! is mapped with the connector's pure mappers, checked, and written to the
+//! store in one transaction. It runs on the writer thread ([`crate::queue`]),
+//! one batch at a time and in the order the connector handed them over, so
+//! devices are stored (and their ids known) before any finding is mapped.
 
-use std::collections::HashSet;
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
-use async_trait::async_trait;
-use inlet_core::{Connector, Mapped, MappingError, RecordBatch, RecordSink, SinkError, SkipReason};
-use inlet_store::{FindingUpsert, IngestContext, QuarantinedRecord, RunCounts, Store};
+use inlet_core::config::Instance;
+use inlet_core::{
+    Connector, Mapped, MappingError, RecordBatch, ReferenceLookup, SinkError, SkipReason,
+};
+use inlet_store::{
+    FindingUpsert, IngestContext, QuarantinedRecord, RunCounts, Store, StoreReference,
+};
 use jiff::Timestamp;
 use serde_json::value::RawValue;
 
 use crate::observer::{Stream, SyncObserver};
 use crate::test_points;
 
-/// Writes a sync's batches into the store and counts what happened.
-pub struct StoreSink<'a> {
-    pub store: &'a Store,
-    pub context: &'a IngestContext,
-    pub connector: &'a dyn Connector,
+/// Maps and stores a sync's batches and counts what happened.
+pub struct BatchWriter {
+    pub store: Store,
+    pub context: IngestContext,
+    pub connector: Arc<dyn Connector>,
     pub counts: RunCounts,
     /// Ids of the assets this sync stored: findings on other devices are orphans.
     pub seen_assets: HashSet<String>,
     /// Whether the connector refreshed its reference data in this sync.
     pub reference_refreshed: bool,
-    /// Batches handed over so far.
+    /// Batches written so far.
     pub n_batches: u64,
-    pub observer: &'a dyn SyncObserver,
+    pub observer: Arc<dyn SyncObserver>,
+}
+
+/// The store's reference data, with each key read and decoded at most once
+/// per batch: a batch's rows share few CVEs, and the lookup is a sled read
+/// plus a JSON decode. Bounded by one batch, so it cannot grow with the sync.
+struct BatchReference {
+    store: StoreReference,
+    seen: RefCell<HashMap<String, Option<serde_json::Value>>>,
+}
+
+impl BatchReference {
+    fn new(store: StoreReference) -> Self {
+        Self {
+            store,
+            seen: RefCell::new(HashMap::new()),
+        }
+    }
+}
+
+impl ReferenceLookup for BatchReference {
+    fn reference(&self, key: &str) -> Option<serde_json::Value> {
+        if let Some(value) = self.seen.borrow().get(key) {
+            return value.clone();
+        }
+        let value = self.store.reference(key);
+        self.seen.borrow_mut().insert(key.to_owned(), value.clone());
+        value
+    }
 }
 
 /// Which stream a quarantined record came from.
@@ -33,7 +69,25 @@ const STREAM_ASSETS: &str = "assets";
 const STREAM_FINDINGS: &str = "findings";
 const STREAM_FINDING_CHANGES: &str = "finding_changes";
 
-impl StoreSink<'_> {
+impl BatchWriter {
+    pub fn new(
+        store: &Store,
+        context: &IngestContext,
+        instance: &Instance,
+        observer: Arc<dyn SyncObserver>,
+    ) -> Self {
+        Self {
+            store: store.clone(),
+            context: context.clone(),
+            connector: Arc::clone(&instance.connector),
+            counts: RunCounts::default(),
+            seen_assets: HashSet::new(),
+            reference_refreshed: false,
+            n_batches: 0,
+            observer,
+        }
+    }
+
     fn store_error(error: inlet_store::StoreError) -> SinkError {
         SinkError::Store(Box::new(error))
     }
@@ -100,7 +154,8 @@ impl StoreSink<'_> {
     }
 
     fn accept_assets(&mut self, records: Vec<Box<RawValue>>) -> Result<(), SinkError> {
-        let mapper = self.connector.asset_mapper();
+        let connector = Arc::clone(&self.connector);
+        let mapper = connector.asset_mapper();
         let mut observations = Vec::with_capacity(records.len());
         let mut rejected = Vec::new();
         for raw in &records {
@@ -114,7 +169,7 @@ impl StoreSink<'_> {
         self.counts.assets.seen += observations.len() as u64;
         let upsert = self
             .store
-            .upsert_assets(self.context, observations)
+            .upsert_assets(&self.context, observations)
             .map_err(Self::store_error)?;
         let assets = &mut self.counts.assets;
         assets.new += upsert.new;
@@ -126,8 +181,9 @@ impl StoreSink<'_> {
     }
 
     fn accept_findings(&mut self, records: Vec<Box<RawValue>>) -> Result<(), SinkError> {
-        let mapper = self.connector.finding_mapper();
-        let reference = self.store.reference(&self.context.instance);
+        let connector = Arc::clone(&self.connector);
+        let mapper = connector.finding_mapper();
+        let reference = BatchReference::new(self.store.reference(&self.context.instance));
         let mut findings = Vec::with_capacity(records.len());
         let mut rejected = Vec::new();
         for raw in &records {
@@ -142,15 +198,16 @@ impl StoreSink<'_> {
         self.counts.findings.seen += findings.len() as u64;
         let upsert = self
             .store
-            .upsert_findings(self.context, findings)
+            .upsert_findings(&self.context, findings)
             .map_err(Self::store_error)?;
         self.add_finding_upsert(&upsert);
         self.store_quarantine(rejected)
     }
 
     fn accept_changes(&mut self, records: Vec<Box<RawValue>>) -> Result<(), SinkError> {
-        let mapper = self.connector.finding_mapper();
-        let reference = self.store.reference(&self.context.instance);
+        let connector = Arc::clone(&self.connector);
+        let mapper = connector.finding_mapper();
+        let reference = BatchReference::new(self.store.reference(&self.context.instance));
         let mut changes = Vec::with_capacity(records.len());
         let mut rejected = Vec::new();
         for raw in &records {
@@ -165,7 +222,7 @@ impl StoreSink<'_> {
         self.counts.findings.seen += changes.len() as u64;
         let upsert = self
             .store
-            .apply_finding_changes(self.context, changes)
+            .apply_finding_changes(&self.context, changes)
             .map_err(Self::store_error)?;
         self.add_finding_upsert(&upsert);
         self.store_quarantine(rejected)
@@ -194,14 +251,12 @@ impl StoreSink<'_> {
         }
         tracing::warn!(n_records = rejected.len(), "records quarantined");
         self.store
-            .quarantine(self.context, rejected)
+            .quarantine(&self.context, rejected)
             .map_err(Self::store_error)
     }
-}
 
-#[async_trait]
-impl RecordSink for StoreSink<'_> {
-    async fn accept(&mut self, batch: RecordBatch) -> Result<(), SinkError> {
+    /// Maps and stores one batch.
+    pub fn write(&mut self, batch: RecordBatch) -> Result<(), SinkError> {
         self.n_batches += 1;
         let n_records = batch.len();
         tracing::debug!(n_records, batch = self.n_batches, "batch received");

@@ -89,7 +89,10 @@ pub(crate) fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/{tenant}/oauth2/v2.0/token", post(auth::token_v2))
         .route("/{tenant}/oauth2/token", post(auth::token_v1))
-        .route("/{tenant}/v2.0/.well-known/openid-configuration", get(openid_configuration))
+        .route(
+            "/{tenant}/v2.0/.well-known/openid-configuration",
+            get(openid_configuration),
+        )
         .route("/api/machines", get(machines))
         .route(FULL_PATH, get(full_export))
         .route(DELTA_PATH, get(delta_export))
@@ -524,10 +527,7 @@ async fn advance_day(State(app): State<Arc<App>>) -> Response {
 
 /// The sign-in host's discovery document, as far as a client looks at it
 /// (the check's `login` test asks for it to see the host answer).
-async fn openid_configuration(
-    State(app): State<Arc<App>>,
-    Path(tenant): Path<String>,
-) -> Response {
+async fn openid_configuration(State(app): State<Arc<App>>, Path(tenant): Path<String>) -> Response {
     let base = &app.base_url;
     Json(json!({
         "issuer": format!("{base}/{tenant}/v2.0"),

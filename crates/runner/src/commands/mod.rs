@@ -28,9 +28,10 @@ pub async fn run(cli: Cli) -> CommandResult {
         Command::Stats { name, format } => history::stats(global, &name, format),
         Command::Runs { name, format } => history::runs(global, &name, format),
         Command::Quarantine { name, format } => history::quarantine(global, &name, format),
-        Command::Sandbox { kind: Some(kind), args } if kind != "--help" && kind != "-h" => {
-            sandbox::run(&kind, args).await
-        }
+        Command::Sandbox {
+            kind: Some(kind),
+            args,
+        } if kind != "--help" && kind != "-h" => sandbox::run(&kind, args).await,
         Command::Sandbox { .. } => sandbox::print_help(),
         Command::Demo => demo::run(global).await,
         Command::Completions { shell } => completions::run(shell),

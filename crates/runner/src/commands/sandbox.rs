@@ -12,8 +12,13 @@ use crate::signals::shutdown_signal;
 pub fn print_help() -> CommandResult {
     use clap::CommandFactory;
     let mut command = crate::cli::Cli::command();
-    let sandbox = command.find_subcommand_mut("sandbox").map(|sandbox| sandbox.render_long_help());
-    println!("{}", sandbox.map(|help| help.to_string()).unwrap_or_default());
+    let sandbox = command
+        .find_subcommand_mut("sandbox")
+        .map(|sandbox| sandbox.render_long_help());
+    println!(
+        "{}",
+        sandbox.map(|help| help.to_string()).unwrap_or_default()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
