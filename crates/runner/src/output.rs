@@ -160,6 +160,21 @@ pub fn json_cell<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_default()
 }
 
+/// `key n, key n` of the non-zero counts, or `none`: counts by reason in
+/// summaries a person reads.
+pub fn join_counts(counts: &std::collections::BTreeMap<String, u64>) -> String {
+    let parts: Vec<String> = counts
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(key, n)| format!("{key} {n}"))
+        .collect();
+    if parts.is_empty() {
+        "none".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

@@ -15,6 +15,7 @@ use inlet_store::{AssetFilter, FindingFilter, RunOutcome, Store};
 
 use crate::cli::GlobalArgs;
 use crate::failure::{CommandResult, Failure};
+use crate::output::join_counts;
 use inlet_engine::{run_sync, ModeRequest, SyncOptions, SyncReport};
 
 /// Where the demo writes when `--data-dir` is not given.
@@ -198,20 +199,6 @@ async fn sync(store: &Store, instance: &Instance) -> anyhow::Result<SyncReport> 
     Ok(report)
 }
 
-/// `key n, key n` of the non-zero counts, or `none`.
-fn counts(counts: &BTreeMap<String, u64>) -> String {
-    let parts: Vec<String> = counts
-        .iter()
-        .filter(|(_, n)| **n > 0)
-        .map(|(key, n)| format!("{key} {n}"))
-        .collect();
-    if parts.is_empty() {
-        "none".into()
-    } else {
-        parts.join(", ")
-    }
-}
-
 fn print_report(out: &mut impl Write, report: &SyncReport) -> std::io::Result<()> {
     let run = &report.run;
     let assets = &run.counts.assets;
@@ -229,14 +216,14 @@ fn print_report(out: &mut impl Write, report: &SyncReport) -> std::io::Result<()
         assets.new,
         assets.updated,
         assets.reactivated,
-        counts(&assets.archived)
+        join_counts(&assets.archived)
     )?;
     writeln!(
         out,
         "  findings: {} seen, {} new, {} updated, {} reopened, {} fixed",
         findings.seen, findings.new, findings.updated, findings.reopened, findings.fixed
     )?;
-    writeln!(out, "  skipped:  {}", counts(&run.counts.skipped))?;
+    writeln!(out, "  skipped:  {}", join_counts(&run.counts.skipped))?;
     writeln!(
         out,
         "  (no_cve: rows about software without a CVE; orphaned: rows of devices not in the device list)"
@@ -252,7 +239,7 @@ fn print_stats(out: &mut impl Write, store: &Store, instance: &str) -> anyhow::R
         "  assets:   {} active, {} archived ({})",
         stats.assets.active,
         stats.assets.archived,
-        counts(&archived)
+        join_counts(&archived)
     )?;
     let severities: BTreeMap<String, u64> =
         serde_json::from_value(serde_json::to_value(&stats.findings.by_severity)?)?;
@@ -260,7 +247,7 @@ fn print_stats(out: &mut impl Write, store: &Store, instance: &str) -> anyhow::R
         out,
         "  findings: {} active ({}), {} fixed",
         stats.findings.active,
-        counts(&severities),
+        join_counts(&severities),
         stats.findings.fixed
     )?;
     writeln!(

@@ -9,6 +9,7 @@ use serde_json::json;
 use crate::cli::{GlobalArgs, ReportFormat, SyncArgs};
 use crate::config_file;
 use crate::failure::{CommandResult, Failure};
+use crate::output::join_counts;
 use crate::signals::shutdown_signal;
 use inlet_engine::{dry_run, run_sync, ModeRequest, StartError, SyncOptions, SyncReport};
 
@@ -139,19 +140,6 @@ fn print_summary(report: &SyncReport) -> std::io::Result<()> {
         )?;
     }
     Ok(())
-}
-
-fn join_counts(counts: &std::collections::BTreeMap<String, u64>) -> String {
-    let parts: Vec<String> = counts
-        .iter()
-        .filter(|(_, n)| **n > 0)
-        .map(|(key, n)| format!("{key} {n}"))
-        .collect();
-    if parts.is_empty() {
-        "none".into()
-    } else {
-        parts.join(", ")
-    }
 }
 
 /// What a real sync would change; with `-v` the ids of what it would archive
