@@ -395,7 +395,12 @@ fn reference_refreshed_at(store: &Store, instance: &str) -> Result<Option<Timest
 /// This process's peak resident set size in bytes, from `VmHWM` in
 /// `/proc/self/status`; `None` off Linux or when the line is missing.
 pub fn peak_rss_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    peak_rss_bytes_in(std::path::Path::new("/proc/self/status"))
+}
+
+/// The peak resident set size a `/proc/PID/status` file reports, in bytes.
+pub fn peak_rss_bytes_in(status_file: &std::path::Path) -> Option<u64> {
+    let status = std::fs::read_to_string(status_file).ok()?;
     let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
     let kib: u64 = line
         .trim_start_matches("VmHWM:")

@@ -101,14 +101,5 @@ fn read_stdout(stdout: impl Read, output: Output) -> anyhow::Result<(String, u64
 
 /// `VmHWM` of a running process, in bytes.
 pub fn vm_hwm_bytes(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
-    let kib: u64 = line
-        .trim_start_matches("VmHWM:")
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()?;
-    Some(kib * 1024)
+    inlet_engine::peak_rss_bytes_in(std::path::Path::new(&format!("/proc/{pid}/status")))
 }

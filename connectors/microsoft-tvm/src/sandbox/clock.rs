@@ -73,32 +73,30 @@ fn push_fraction(out: &mut String, nanos: i32, digits: u8) {
 /// `2023-05-04T17:40:05.684607Z`, with `digits` fraction digits (0-9).
 pub(crate) fn iso(at: Timestamp, digits: u8) -> String {
     let t = TimeZone::UTC.to_datetime(at);
-    let mut out = format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-        t.year(),
-        t.month(),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    );
+    let mut out = date_and_time(at, 'T');
     push_fraction(&mut out, t.subsec_nanosecond(), digits);
     out.push('Z');
     out
 }
 
-/// `2020-12-30 14:17:26`, or `2020-11-03 10:13:34.8476880` with `fraction`.
-pub(crate) fn spaced(at: Timestamp, fraction: bool) -> String {
+/// `YYYY-MM-DD{separator}HH:MM:SS` in UTC, without a fraction.
+fn date_and_time(at: Timestamp, separator: char) -> String {
     let t = TimeZone::UTC.to_datetime(at);
-    let mut out = format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+    format!(
+        "{:04}-{:02}-{:02}{separator}{:02}:{:02}:{:02}",
         t.year(),
         t.month(),
         t.day(),
         t.hour(),
         t.minute(),
         t.second()
-    );
+    )
+}
+
+/// `2020-12-30 14:17:26`, or `2020-11-03 10:13:34.8476880` with `fraction`.
+pub(crate) fn spaced(at: Timestamp, fraction: bool) -> String {
+    let t = TimeZone::UTC.to_datetime(at);
+    let mut out = date_and_time(at, ' ');
     if fraction {
         push_fraction(&mut out, t.subsec_nanosecond(), 7);
     }
