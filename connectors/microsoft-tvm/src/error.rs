@@ -6,7 +6,10 @@
 
 use std::fmt;
 
+use inlet_http::{ClientBuildError, TransportError, UrlError};
 use jiff::Timestamp;
+
+pub use inlet_http::display_url;
 
 /// Why a request to Defender or its sign-in host failed.
 #[derive(Debug, thiserror::Error)]
@@ -97,27 +100,36 @@ impl TvmError {
 
     /// A transport error, its URL stripped from the inner error.
     pub(crate) fn transport(url: &str, source: reqwest::Error) -> Self {
-        Self::Transport {
-            url: display_url(url),
-            source: source.without_url(),
+        TransportError::new(url, source).into()
+    }
+
+    /// A base URL or next link `inlet-http` refused; `pointer` names the
+    /// config field (empty for a next link).
+    pub(crate) fn from_url(error: UrlError, pointer: &'static str) -> Self {
+        match error {
+            UrlError::Insecure { url } => Self::InsecureUrl { url, pointer },
+            UrlError::Invalid { url, reason } => Self::InvalidUrl {
+                url,
+                reason,
+                pointer,
+            },
+            UrlError::Foreign { host } => Self::ForeignLink { host },
         }
     }
 }
 
-/// `url` as errors and logs show it: without user info, query or fragment.
-/// A string that does not parse is cut at its first `?` or `#`.
-pub fn display_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) => {
-            parsed.set_query(None);
-            parsed.set_fragment(None);
-            // Cannot fail on the http(s) URLs this connector uses; ignored
-            // for the rest, which have no user info to hide.
-            let _ = parsed.set_username("");
-            let _ = parsed.set_password(None);
-            parsed.to_string()
+impl From<TransportError> for TvmError {
+    fn from(error: TransportError) -> Self {
+        Self::Transport {
+            url: error.url,
+            source: error.source,
         }
-        Err(_) => url.split(['?', '#']).next().unwrap_or_default().to_string(),
+    }
+}
+
+impl From<ClientBuildError> for TvmError {
+    fn from(error: ClientBuildError) -> Self {
+        Self::HttpClient(error.0)
     }
 }
 

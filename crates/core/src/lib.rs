@@ -6,6 +6,7 @@
 //! - [`registry`]: the `inventory` registration a connector crate submits.
 //! - [`config`]: the config file, the instance schema and its validation.
 //! - [`secret`]: the redacting `Secret` type.
+//! - [`time`]: strict parsing of the timestamp forms APIs send.
 //! - [`error`]: the shared error types.
 //!
 //! This crate does no I/O of its own, with one exception: resolving a secret
@@ -17,6 +18,7 @@ pub mod error;
 pub mod model;
 pub mod registry;
 pub mod secret;
+pub mod time;
 
 pub use connector::{
     AssetMapper, Capabilities, CheckOutcome, CheckStatus, Connector, FindingChange, FindingMapper,

@@ -1,35 +1,27 @@
 //! The client-credentials token: fetched from the v2.0 endpoint, cached until
 //! shortly before it expires, renewed once when the API answers 401.
 //!
-//! The cache sits behind a tokio `Mutex` held across the token request, so
-//! callers that find it empty at the same time sign in once, not each.
+//! The cache is `inlet-http`'s [`TokenCache`](inlet_http::TokenCache): it
+//! holds its lock across the token request, so callers that find it empty
+//! at the same time sign in once, not each.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use inlet_core::{Secret, SyncCounters};
+use inlet_http::{Answer, FetchedToken};
 use serde::{Deserialize, Deserializer};
 use url::Url;
 
-use super::http::{Answer, Failure, Retrier};
-use super::{with_segments, TvmClient};
+use super::http::{broken, shared_failure, Failure, Retrier};
+use super::TvmClient;
 use crate::error::{display_url, TvmError};
 
 /// A token is renewed this long before it expires.
-const RENEW_BEFORE_EXPIRY: Duration = Duration::from_secs(60);
+pub(super) const RENEW_BEFORE_EXPIRY: Duration = Duration::from_secs(60);
 
 /// Assumed lifetime when a token answer has no `expires_in`; Entra issues
 /// one-hour tokens.
 const DEFAULT_LIFETIME_SECS: u64 = 3599;
-
-/// The cached token, if any.
-#[derive(Debug, Default)]
-pub(super) struct TokenCache(tokio::sync::Mutex<Option<CachedToken>>);
-
-#[derive(Debug)]
-struct CachedToken {
-    value: Secret,
-    renew_at: Instant,
-}
 
 #[derive(Deserialize)]
 struct TokenAnswer {
@@ -78,25 +70,15 @@ impl TvmClient {
         counters: &SyncCounters,
         stale: Option<&Secret>,
     ) -> Result<Secret, TvmError> {
-        let mut cached = self.token.0.lock().await;
-        if let Some(token) = cached.as_ref() {
-            let refused = stale.is_some_and(|stale| *stale == token.value);
-            if !refused && Instant::now() < token.renew_at {
-                return Ok(token.value.clone());
-            }
-        }
-        let fresh = self.request_token(counters).await?;
-        let value = fresh.value.clone();
-        *cached = Some(fresh);
-        Ok(value)
+        self.token
+            .bearer(stale, || self.request_token(counters))
+            .await
     }
 
     /// Signs in, retrying throttling, 5xx and connection errors.
-    async fn request_token(&self, counters: &SyncCounters) -> Result<CachedToken, TvmError> {
-        let url = with_segments(
-            &self.login_base,
-            [self.tenant_id.as_str(), "oauth2", "v2.0", "token"],
-        );
+    async fn request_token(&self, counters: &SyncCounters) -> Result<FetchedToken, TvmError> {
+        let segments = [self.tenant_id.as_str(), "oauth2", "v2.0", "token"];
+        let url = self.login_base.url_for_segments(segments);
         let shown = display_url(url.as_str());
         let mut retrier = Retrier::new(self, counters);
         loop {
@@ -111,7 +93,7 @@ impl TvmClient {
         &self,
         url: &Url,
         counters: &SyncCounters,
-    ) -> Result<CachedToken, Failure> {
+    ) -> Result<FetchedToken, Failure> {
         let scope = format!("{}/.default", self.cloud.endpoints().audience);
         let form = [
             ("grant_type", "client_credentials"),
@@ -130,23 +112,22 @@ impl TvmClient {
 
         // The parser's message is left out: it could quote the token.
         let answer: TokenAnswer = serde_json::from_slice(&answer.body).map_err(|_| {
-            Failure::broken(
+            broken(
                 url,
                 "not a token answer with `access_token` and `expires_in`",
             )
         })?;
         let lifetime = Duration::from_secs(answer.expires_in.unwrap_or(DEFAULT_LIFETIME_SECS));
-        let renew_at = Instant::now() + usable(lifetime);
-        Ok(CachedToken {
+        Ok(FetchedToken {
             value: Secret::new(answer.access_token),
-            renew_at,
+            lifetime,
         })
     }
 }
 
 /// A failed sign-in: throttling and 5xx are retried, the rest is explained.
 fn classify_token_error(answer: &Answer, url: &Url) -> Failure {
-    if let Some(failure) = Failure::from_answer(answer, url) {
+    if let Some(failure) = shared_failure(answer, url) {
         return failure;
     }
     let parsed: SignInErrorBody = serde_json::from_slice(&answer.body).unwrap_or_default();
@@ -162,16 +143,6 @@ fn classify_token_error(answer: &Answer, url: &Url) -> Failure {
         aadsts,
         hint: sign_in_hint(aadsts).into(),
     })
-}
-
-/// How long a token is used: until [`RENEW_BEFORE_EXPIRY`] before it
-/// expires, or half its life when it lives shorter than twice that.
-fn usable(lifetime: Duration) -> Duration {
-    if lifetime > 2 * RENEW_BEFORE_EXPIRY {
-        lifetime - RENEW_BEFORE_EXPIRY
-    } else {
-        lifetime / 2
-    }
 }
 
 /// The code of an `AADSTSnnnn: text` description.
@@ -242,8 +213,10 @@ mod tests {
 
     #[test]
     fn tokens_are_renewed_a_minute_early_or_at_half_life() {
-        assert_eq!(usable(Duration::from_secs(3599)), Duration::from_secs(3539));
-        assert_eq!(usable(Duration::from_secs(60)), Duration::from_secs(30));
+        let usable =
+            |secs| inlet_http::token::usable_for(Duration::from_secs(secs), RENEW_BEFORE_EXPIRY);
+        assert_eq!(usable(3599), Duration::from_secs(3539));
+        assert_eq!(usable(60), Duration::from_secs(30));
     }
 
     #[test]

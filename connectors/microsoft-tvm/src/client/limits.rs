@@ -1,22 +1,16 @@
 //! Client-side rate limits, so a sync stays inside Defender's published
 //! quotas instead of learning them from 429s. Each endpoint family has a
-//! minute and an hour quota, and a request waits for both.
+//! minute and an hour quota, and a request waits for both; the limiter is
+//! `inlet-http`'s, this module knows Defender's families and quotas.
 //!
-//! The waits go through the client's [`Sleeper`], like every other wait.
+//! The waits go through the client's [`Sleeper`](super::Sleeper), like every
+//! other wait.
 
-use std::num::NonZeroU32;
+use inlet_http::RateLimiter;
 
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultDirectRateLimiter, Quota};
+use super::Endpoint;
 
-use super::{Endpoint, Sleeper};
-
-/// Calls per minute and per hour of one endpoint family.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FamilyLimits {
-    pub per_minute: u32,
-    pub per_hour: u32,
-}
+pub use inlet_http::FamilyLimits;
 
 /// The quotas the client keeps to; Defender's published ones by default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,80 +36,38 @@ impl Default for RateLimits {
     }
 }
 
-/// The minute and hour limiters of one family.
-#[derive(Debug)]
-struct QuotaPair {
-    minute: DefaultDirectRateLimiter,
-    hour: DefaultDirectRateLimiter,
+/// The groups of endpoints that share a quota.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Family {
+    Machines,
+    Exports,
 }
 
-impl QuotaPair {
-    fn new(limits: FamilyLimits) -> Self {
-        let count = |n: u32| NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
-        Self {
-            minute: governor::RateLimiter::direct(Quota::per_minute(count(limits.per_minute))),
-            hour: governor::RateLimiter::direct(Quota::per_hour(count(limits.per_hour))),
+impl Endpoint {
+    /// The quota a request to this endpoint counts against.
+    pub(super) fn family(self) -> Family {
+        match self {
+            Self::Machines | Self::Catalog => Family::Machines,
+            Self::Export => Family::Exports,
         }
     }
 }
 
 /// Every family's limiters.
-#[derive(Debug)]
-pub(super) struct Limiters {
-    machines: QuotaPair,
-    exports: QuotaPair,
-    clock: DefaultClock,
-}
-
-impl Limiters {
-    pub(super) fn new(limits: &RateLimits) -> Self {
-        Self {
-            machines: QuotaPair::new(limits.machines),
-            exports: QuotaPair::new(limits.exports),
-            clock: DefaultClock::default(),
-        }
-    }
-
-    /// Waits until a request to `endpoint` fits both of its quotas.
-    pub(super) async fn acquire(&self, endpoint: Endpoint, sleeper: &dyn Sleeper) {
-        let pair = match endpoint {
-            Endpoint::Machines | Endpoint::Catalog => &self.machines,
-            Endpoint::Export => &self.exports,
-        };
-        // One quota after the other: checking both together would use up a
-        // cell of the first each time the second makes the request wait.
-        for limiter in [&pair.minute, &pair.hour] {
-            while let Err(not_until) = limiter.check() {
-                let wait = not_until.wait_time_from(self.clock.now());
-                tracing::debug!(
-                    wait_ms = wait.as_millis() as u64,
-                    "waiting for the rate limit"
-                );
-                sleeper.sleep(wait).await;
-            }
-        }
-    }
+pub(super) fn limiters(limits: &RateLimits) -> RateLimiter<Family> {
+    RateLimiter::new([
+        (Family::Machines, limits.machines),
+        (Family::Exports, limits.exports),
+    ])
 }
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
     use std::time::Duration;
 
-    use async_trait::async_trait;
+    use inlet_http::RecordingSleeper;
 
     use super::*;
-
-    /// Records each wait and returns at once.
-    #[derive(Debug, Default)]
-    struct Recording(Mutex<Vec<Duration>>);
-
-    #[async_trait]
-    impl Sleeper for Recording {
-        async fn sleep(&self, duration: Duration) {
-            self.0.lock().expect("lock").push(duration);
-        }
-    }
 
     #[tokio::test]
     async fn a_family_waits_once_its_quota_is_used_and_the_other_does_not() {
@@ -125,28 +77,25 @@ mod tests {
             per_minute: 1_000,
             per_hour: 2,
         };
-        let limiters = Limiters::new(&RateLimits {
+        let limiters = limiters(&RateLimits {
             machines: limits,
             exports: limits,
         });
-        let sleeper = Recording::default();
-        limiters.acquire(Endpoint::Machines, &sleeper).await;
-        limiters.acquire(Endpoint::Catalog, &sleeper).await;
-        limiters.acquire(Endpoint::Export, &sleeper).await;
-        assert!(
-            sleeper.0.lock().expect("lock").is_empty(),
-            "within the burst"
-        );
+        let sleeper = RecordingSleeper::default();
+        for endpoint in [Endpoint::Machines, Endpoint::Catalog, Endpoint::Export] {
+            limiters.acquire(endpoint.family(), &sleeper).await;
+        }
+        assert!(sleeper.waits().is_empty(), "within the burst");
 
-        let pair = &limiters.machines;
-        let wait = pair.hour.check().expect_err("the hour quota is used up");
-        let wait = wait.wait_time_from(limiters.clock.now());
+        let wait = limiters
+            .try_acquire(Endpoint::Catalog.family())
+            .expect_err("the hour quota is used up");
         assert!(
             wait > Duration::from_secs(1_700) && wait <= Duration::from_secs(1_800),
             "{wait:?}"
         );
         assert!(
-            limiters.exports.hour.check().is_ok(),
+            limiters.try_acquire(Endpoint::Export.family()).is_ok(),
             "exports have their own quota"
         );
     }
@@ -168,5 +117,7 @@ mod tests {
                 per_hour: 1_000
             }
         );
+        let limiters = limiters(&limits);
+        assert_eq!(limiters.limits(&Family::Exports), Some(limits.exports));
     }
 }

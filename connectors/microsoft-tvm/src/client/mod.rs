@@ -1,5 +1,7 @@
 //! The Defender client: one HTTP connection pool, the cached token, the
 //! client-side rate limits and the retry rules every request goes through.
+//! The generic parts (retry policy, backoff, quotas, token cache, base URLs
+//! and next-link pinning) are `inlet-http`'s; this module adds Defender's.
 //!
 //! - `auth`: the client-credentials token, cached and renewed.
 //! - `http`: one request attempt and the retry loop around it.
@@ -16,67 +18,19 @@ mod reader;
 pub(crate) mod stream;
 
 use std::fmt;
-use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use inlet_core::{Secret, SyncCounters};
-use url::{Host, Position, Url};
+use inlet_http::{ApiBase, ClientSettings, RateLimiter, TokenCache, USER_AGENT};
+use url::Url;
 
 use crate::config::{Cloud, TvmConfig};
-use crate::error::{display_url, TvmError};
+use crate::error::TvmError;
 
+pub use inlet_http::{RetryPolicy, Sleeper, TokioSleeper};
 pub use limits::{FamilyLimits, RateLimits};
 pub use paging::{LinkPager, Page, SkipPager, MAX_WHOLE_PAGE_RECORDS};
-
-/// The User-Agent of every request.
-const USER_AGENT: &str = concat!("inlet/", env!("CARGO_PKG_VERSION"));
-
-/// Waits for a while. Every wait of the client (backoff, `Retry-After`,
-/// rate limits) goes through one, so tests can record the waits instead of
-/// sleeping through them.
-#[async_trait]
-pub trait Sleeper: Send + Sync + fmt::Debug {
-    async fn sleep(&self, duration: Duration);
-}
-
-/// The real sleeper: `tokio::time::sleep`.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct TokioSleeper;
-
-#[async_trait]
-impl Sleeper for TokioSleeper {
-    async fn sleep(&self, duration: Duration) {
-        tokio::time::sleep(duration).await;
-    }
-}
-
-/// How often and how patiently a request is retried.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Attempts of one request that fails with a 5xx, a connection error or
-    /// a broken page, the first included.
-    pub max_attempts: u32,
-    /// Backoff before the second attempt; it doubles for each further one.
-    pub initial_backoff: Duration,
-    /// Longest backoff between two attempts.
-    pub max_backoff: Duration,
-    /// 429 answers one request may wait out before it fails; counted apart
-    /// from `max_attempts` because waiting out a quota is normal.
-    pub max_throttle_retries: u32,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            max_attempts: 5,
-            initial_backoff: Duration::from_secs(1),
-            max_backoff: Duration::from_secs(30),
-            max_throttle_retries: 20,
-        }
-    }
-}
 
 /// What the client is built with besides the instance config.
 #[derive(Debug, Clone)]
@@ -139,24 +93,25 @@ impl Endpoint {
 /// A client of one Defender tenant.
 pub struct TvmClient {
     http: reqwest::Client,
-    api_base: Url,
-    login_base: Url,
+    /// The API origin, and the cloud's API hosts next links may point at.
+    api_base: ApiBase,
+    login_base: ApiBase,
     cloud: Cloud,
     tenant_id: String,
     client_id: String,
     client_secret: Secret,
     max_throttle_wait: Duration,
     options: ClientOptions,
-    limiters: limits::Limiters,
-    token: auth::TokenCache,
+    limiters: RateLimiter<limits::Family>,
+    token: TokenCache,
 }
 
 impl fmt::Debug for TvmClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Spelled out so that no future field can leak the secret or token.
         f.debug_struct("TvmClient")
-            .field("api_base", &self.api_base.as_str())
-            .field("login_base", &self.login_base.as_str())
+            .field("api_base", &self.api_base.as_url().as_str())
+            .field("login_base", &self.login_base.as_url().as_str())
             .field("cloud", &self.cloud)
             .field("tenant_id", &self.tenant_id)
             .field("client_id", &self.client_id)
@@ -170,20 +125,16 @@ impl TvmClient {
     }
 
     pub fn with_options(config: &TvmConfig, options: ClientOptions) -> Result<Self, TvmError> {
-        let api_base = parse_base(config.api_base(), "/api_url")?;
+        let api_hosts = config.cloud.endpoints().api_hosts.iter().copied();
+        let api_base = parse_base(config.api_base(), "/api_url")?.allow_hosts(api_hosts);
         let login_base = parse_base(config.login_base(), "/login_url")?;
-        let http = reqwest::Client::builder()
-            .use_rustls_tls()
-            .gzip(true)
-            .deflate(true)
-            .connect_timeout(Duration::from_secs(config.connect_timeout_secs.into()))
-            .read_timeout(Duration::from_secs(config.read_timeout_secs.into()))
-            .user_agent(USER_AGENT)
-            // A redirect could carry the request to another host; Defender
-            // does not redirect API calls, so one is an error.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|error| TvmError::HttpClient(error.without_url()))?;
+        // No redirects: one could carry the request to another host;
+        // Defender does not redirect API calls, so one is an error.
+        let http = inlet_http::build_client(&ClientSettings {
+            connect_timeout: Duration::from_secs(config.connect_timeout_secs.into()),
+            read_timeout: Duration::from_secs(config.read_timeout_secs.into()),
+            user_agent: USER_AGENT.to_string(),
+        })?;
         Ok(Self {
             http,
             api_base,
@@ -193,9 +144,9 @@ impl TvmClient {
             client_id: config.client_id.clone(),
             client_secret: config.client_secret.clone(),
             max_throttle_wait: Duration::from_secs(config.max_throttle_wait_secs.into()),
-            limiters: limits::Limiters::new(&options.limits),
+            limiters: limits::limiters(&options.limits),
             options,
-            token: auth::TokenCache::default(),
+            token: TokenCache::new(auth::RENEW_BEFORE_EXPIRY),
         })
     }
 
@@ -206,48 +157,21 @@ impl TvmClient {
     /// The API URL of `path` (e.g. `/api/machines`) with `query` as given:
     /// OData names such as `$top` stay readable.
     pub fn api_url(&self, path: &str, query: Option<&str>) -> Url {
-        let mut url = with_segments(&self.api_base, path.split('/').filter(|s| !s.is_empty()));
-        url.set_query(query);
-        url
+        self.api_base.url_for_path(path, query)
     }
 
     /// The URL a next link points at, when the token may go there: the
     /// configured API origin, or (https only) a Defender API host of the
     /// cloud. Checked before anything is sent.
     pub fn check_next_link(&self, link: &str) -> Result<Url, TvmError> {
-        let url = self
-            .api_base
-            .join(link)
-            .map_err(|error| TvmError::InvalidUrl {
-                url: display_url(link),
-                reason: error.to_string(),
-                pointer: "",
-            })?;
-        let same_origin = url.scheme() == self.api_base.scheme()
-            && url.host_str() == self.api_base.host_str()
-            && url.port_or_known_default() == self.api_base.port_or_known_default();
-        let cloud_host = url.scheme() == "https"
-            && url.port_or_known_default() == Some(443)
-            && url.host_str().is_some_and(|host| {
-                self.cloud
-                    .endpoints()
-                    .api_hosts
-                    .iter()
-                    .any(|api| api.eq_ignore_ascii_case(host))
-            });
-        if same_origin || cloud_host {
-            Ok(url)
-        } else {
-            let host = &url[Position::BeforeHost..Position::AfterPort];
-            Err(TvmError::ForeignLink {
-                host: host.to_string(),
-            })
-        }
+        self.api_base
+            .check_next_link(link)
+            .map_err(|error| TvmError::from_url(error, ""))
     }
 
     /// The sign-in host and port, for messages.
     pub fn login_host(&self) -> &str {
-        &self.login_base[Position::BeforeHost..Position::AfterPort]
+        self.login_base.host_and_port()
     }
 
     /// Whether the sign-in host answers HTTP at all (any status will do):
@@ -259,7 +183,7 @@ impl TvmClient {
             ".well-known",
             "openid-configuration",
         ];
-        let url = with_segments(&self.login_base, segments);
+        let url = self.login_base.url_for_segments(segments);
         let request = self.http.get(url.clone());
         let answer = self.exchange("GET", &url, request, counters).await?;
         Ok(answer.status.as_u16())
@@ -272,43 +196,9 @@ impl TvmClient {
 }
 
 /// Parses a configured base URL; plain http is allowed on loopback only.
-fn parse_base(base: &str, pointer: &'static str) -> Result<Url, TvmError> {
-    let invalid = |reason: String| TvmError::InvalidUrl {
-        url: display_url(base),
-        reason,
-        pointer,
-    };
-    let url = Url::parse(base).map_err(|error| invalid(error.to_string()))?;
-    match url.scheme() {
-        "https" => Ok(url),
-        "http" if is_loopback(&url) => Ok(url),
-        "http" => Err(TvmError::InsecureUrl {
-            url: display_url(base),
-            pointer,
-        }),
-        other => Err(invalid(format!(
-            "expected an https:// URL, found scheme `{other}`"
-        ))),
-    }
-}
-
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(Host::Ipv4(address)) => Ipv4Addr::is_loopback(&address),
-        Some(Host::Ipv6(address)) => address.is_loopback(),
-        Some(Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
-        None => false,
-    }
-}
-
-/// `base` with `segments` appended to its path, each percent-encoded.
-fn with_segments<'a>(base: &Url, segments: impl IntoIterator<Item = &'a str>) -> Url {
-    let mut url = base.clone();
-    url.set_query(None);
-    if let Ok(mut path) = url.path_segments_mut() {
-        path.pop_if_empty().extend(segments);
-    }
-    url
+/// `pointer` names the config field in the error.
+fn parse_base(base: &str, pointer: &'static str) -> Result<ApiBase, TvmError> {
+    ApiBase::parse(base).map_err(|error| TvmError::from_url(error, pointer))
 }
 
 #[cfg(test)]

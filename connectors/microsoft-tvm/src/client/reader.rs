@@ -7,12 +7,13 @@
 //! same rows each time it is read.
 
 use inlet_core::{Secret, SyncCounters};
+use inlet_http::Answer;
 use reqwest::header::ACCEPT;
 use reqwest::StatusCode;
 use serde_json::value::RawValue;
 use url::Url;
 
-use super::http::{api_error, Answer, Failure, Retrier};
+use super::http::{api_error, broken, shared_failure, Failure, Retrier};
 use super::stream::PageSplitter;
 use super::{Endpoint, TvmClient};
 use crate::error::{display_url, TvmError};
@@ -127,7 +128,8 @@ impl<'a> PageReader<'a> {
             };
             self.token = Some(token.clone());
             let sleeper = self.client.options.sleeper.as_ref();
-            self.client.limiters.acquire(self.endpoint, sleeper).await;
+            let family = self.endpoint.family();
+            self.client.limiters.acquire(family, sleeper).await;
 
             match self.send(&token).await {
                 Ok(Some(response)) => {
@@ -183,7 +185,7 @@ impl<'a> PageReader<'a> {
         }
 
         // Error answers are small: read them whole for their details.
-        let retry_after = super::http::parse_retry_after(response.headers());
+        let retry_after = inlet_http::parse_retry_after(response.headers());
         let transport = |error| Failure::Transient(TvmError::transport(url.as_str(), error));
         let body = response.bytes().await.map_err(transport)?;
         let answer = Answer {
@@ -198,7 +200,7 @@ impl<'a> PageReader<'a> {
                 permission: self.endpoint.permission(),
             })),
             StatusCode::NOT_FOUND if self.endpoint.not_found_is_empty() => Ok(None),
-            _ => Err(Failure::from_answer(&answer, url)
+            _ => Err(shared_failure(&answer, url)
                 .unwrap_or_else(|| Failure::Fatal(api_error(&answer, url)))),
         }
     }
@@ -218,14 +220,14 @@ impl<'a> PageReader<'a> {
             Some(chunk) => {
                 self.splitter
                     .feed(&chunk)
-                    .map_err(|detail| Failure::broken(url, detail))?;
+                    .map_err(|detail| broken(url, detail))?;
                 self.skip_replayed();
             }
             None => {
                 let next_link = self
                     .splitter
                     .finish()
-                    .map_err(|detail| Failure::broken(url, detail))?;
+                    .map_err(|detail| broken(url, detail))?;
                 self.body = None;
                 self.end = Some(PageEnd::Complete { next_link });
             }
