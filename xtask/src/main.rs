@@ -3,8 +3,10 @@
 //! - `schemas`: writes the JSON Schemas under `schemas/` from the Rust types.
 //! - `schemas --check`: fails when `schemas/` differs from what would be written.
 //! - `bench`: measures syncs end to end on the release build (BENCHMARKS.md).
+//! - `new-connector NAME`: writes and registers a new connector crate.
 
 mod bench;
+mod new_connector;
 mod schemas;
 
 use std::path::PathBuf;
@@ -14,19 +16,25 @@ use anyhow::bail;
 
 const USAGE: &str = "usage: cargo xtask schemas [--check]
        cargo xtask bench [--devices N] [--vulns-per-device M] [--page-size P]
+       cargo xtask new-connector NAME
 
 tasks:
   schemas           write schemas/ from the Rust types (connector instance configs, asset, finding)
   schemas --check   fail when schemas/ is out of date
   bench             build release, sync a sandbox tenant, print timings and peak memory
-                    (default 20000 devices x 50 vulnerabilities, page size 200000)";
+                    (default 20000 devices x 50 vulnerabilities, page size 200000)
+  new-connector     write connectors/NAME (NAME in kebab-case, e.g. acme-hosts), register it,
+                    regenerate schemas/; refuses (exit 2) a bad or taken name, writing nothing";
 
 fn main() -> ExitCode {
     match run(std::env::args().skip(1).collect()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
-            ExitCode::FAILURE
+            match error.downcast_ref::<new_connector::Refusal>() {
+                Some(_) => ExitCode::from(2),
+                None => ExitCode::FAILURE,
+            }
         }
     }
 }
@@ -41,6 +49,8 @@ fn run(args: Vec<String>) -> anyhow::Result<()> {
         }
         // Run by `bench` from the release build: fetch and parse only.
         ["bench-floor", config] => bench::floor(config),
+        ["new-connector", name] => new_connector::run(&workspace_root(), name),
+        ["new-connector", ..] => Err(new_connector::Refusal::usage().into()),
         ["help" | "--help" | "-h"] | [] => {
             println!("{USAGE}");
             Ok(())
@@ -49,8 +59,14 @@ fn run(args: Vec<String>) -> anyhow::Result<()> {
     }
 }
 
-/// The workspace root: xtask's manifest sits one folder below it.
+/// The workspace root: xtask's manifest sits one folder below it. Read
+/// when the task runs (`cargo run` sets `CARGO_MANIFEST_DIR`), not only when
+/// it was compiled: cargo reuses a build in a workspace that was moved or
+/// copied elsewhere, and that build would otherwise write into the old
+/// place.
 fn workspace_root() -> PathBuf {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
     manifest.parent().map(PathBuf::from).unwrap_or(manifest)
 }

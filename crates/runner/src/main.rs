@@ -25,10 +25,11 @@ use clap::Parser;
 
 use crate::cli::Cli;
 
-/// The connector crates linked into this binary, referenced here so the
-/// linker keeps their registrations.
-pub fn linked_connectors() -> [&'static str; 1] {
-    [std::hint::black_box(inlet_microsoft_tvm::KIND)]
+/// The connector crates linked into this binary (the one list lives in
+/// `inlet-connectors`), referenced here so the linker keeps their
+/// registrations.
+pub fn linked_connectors() -> Vec<&'static str> {
+    inlet_connectors::linked()
 }
 
 fn main() -> ExitCode {
