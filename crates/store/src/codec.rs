@@ -193,7 +193,7 @@ impl Event {
     }
 }
 
-fn status_byte(status: FindingStatus) -> u8 {
+pub(crate) fn status_byte(status: FindingStatus) -> u8 {
     match status {
         FindingStatus::Fixed => 0,
         FindingStatus::Active => 1,
@@ -241,12 +241,20 @@ impl FindingSeen {
 fn decode_event(bytes: &[u8]) -> Result<Event, DecodeError> {
     let mut reader = MarkerReader { bytes };
     let at = reader.timestamp()?;
-    let status = match reader.take::<1>()? {
-        [0] => FindingStatus::Fixed,
-        [1] => FindingStatus::Active,
-        [other] => return Err(DecodeError::EventKind(other)),
-    };
-    Ok(Event { at, status })
+    let [byte] = reader.take::<1>()?;
+    Ok(Event {
+        at,
+        status: status_of_byte(byte)?,
+    })
+}
+
+/// The inverse of [`status_byte`].
+pub(crate) fn status_of_byte(byte: u8) -> Result<FindingStatus, DecodeError> {
+    match byte {
+        0 => Ok(FindingStatus::Fixed),
+        1 => Ok(FindingStatus::Active),
+        other => Err(DecodeError::EventKind(other)),
+    }
 }
 
 /// A record loaded for merging: its decoded value, the exact stored bytes

@@ -16,6 +16,7 @@ use sled::Batch;
 use crate::codec::{Entry, FindingSeen, Seen, StoredAsset, StoredFinding};
 use crate::db::{self, Store};
 use crate::error::StoreError;
+use crate::groups::PendingFindings;
 use crate::keys;
 
 /// Who is writing and under which rules: one sync of one instance.
@@ -134,10 +135,24 @@ impl Store {
         findings: Vec<FindingObservation>,
     ) -> Result<FindingUpsert, StoreError> {
         let mut counts = FindingUpsert::default();
-        let mut pending: BTreeMap<Vec<u8>, FindingEntry> = BTreeMap::new();
-        for observation in findings {
-            let key = keys::finding_key(&ctx.instance, &observation.asset_id, &observation.id)?;
-            let current = self.take_or_load_finding(&mut pending, &key)?;
+        // One device's findings after another (stable, so a repeated finding
+        // keeps its order and the later copy still wins).
+        let mut keyed = findings
+            .into_iter()
+            .map(|observation| {
+                Ok((
+                    keys::asset_key(&ctx.instance, &observation.asset_id)?,
+                    observation,
+                ))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        keyed.sort_by(|(a, _), (b, _)| a.cmp(b));
+
+        let mut pending = PendingFindings::default();
+        for (asset_key, observation) in keyed {
+            let finding_id = observation.id.clone();
+            let key = keys::finding_key_of(&asset_key, &finding_id);
+            let current = pending.take(self, &asset_key, &finding_id)?;
             let duplicate = current
                 .as_ref()
                 .is_some_and(|entry| entry.marker.seen.run == ctx.run_id);
@@ -149,7 +164,7 @@ impl Store {
             } else {
                 count_finding(&mut counts, transition, changed);
             }
-            pending.insert(key, entry);
+            pending.put(self, &asset_key, &finding_id, entry)?;
         }
         self.commit_findings(pending)?;
         let instance = &ctx.instance;
@@ -160,28 +175,6 @@ impl Store {
             "finding batch stored"
         );
         Ok(counts)
-    }
-
-    pub(crate) fn take_or_load_finding(
-        &self,
-        pending: &mut BTreeMap<Vec<u8>, FindingEntry>,
-        key: &[u8],
-    ) -> Result<Option<FindingEntry>, StoreError> {
-        match pending.remove(key) {
-            Some(entry) => Ok(Some(entry)),
-            None => self.load_finding(key),
-        }
-    }
-
-    pub(crate) fn commit_findings(
-        &self,
-        pending: BTreeMap<Vec<u8>, FindingEntry>,
-    ) -> Result<(), StoreError> {
-        let (values, markers) = batches(pending, |marker| marker.encode());
-        db::commit(
-            &[&self.trees.findings, &self.trees.finding_seen],
-            &[values, markers],
-        )
     }
 }
 
@@ -693,8 +686,7 @@ mod tests {
             .assets
             .insert(&damaged, "{\"connector\":")
             .unwrap();
-        let finding_key = keys::finding_key(INSTANCE, "x", "x_CVE-1").unwrap();
-        store.trees.findings.insert(&finding_key, "[]").unwrap();
+        store.trees.findings.insert(&damaged, "[]").unwrap();
 
         let error = store
             .upsert_assets(&ctx, vec![asset("a"), asset("x"), asset("b")])
