@@ -242,7 +242,7 @@ enum Slot {
     /// which leaves it as stored: a finding is never lost that way).
     Stored(StoredEntry),
     /// Merged by this batch.
-    Merged(Entry<StoredFinding, FindingSeen>),
+    Merged(Box<Entry<StoredFinding, FindingSeen>>),
 }
 
 #[derive(Debug, Default)]
@@ -321,7 +321,7 @@ impl PendingFindings {
             return Ok(None);
         };
         match slot {
-            Slot::Merged(entry) => Ok(Some(entry)),
+            Slot::Merged(entry) => Ok(Some(*entry)),
             Slot::Stored(stored) => {
                 let key = keys::finding_key_of(asset_key, finding_id);
                 let decoded = codec::decode_json(keys::FINDINGS, &key, &stored.value);
@@ -353,7 +353,7 @@ impl PendingFindings {
         group.values_changed |= entry.dirty || added;
         group
             .slots
-            .insert(finding_id.to_owned(), Slot::Merged(entry));
+            .insert(finding_id.to_owned(), Slot::Merged(Box::new(entry)));
         Ok(())
     }
 
