@@ -8,11 +8,11 @@ use std::collections::BTreeMap;
 
 use inlet_core::{FindingChange, FindingStatus};
 
-use crate::codec::{Entry, Event, FindingSeen};
+use crate::codec::{Event, FindingEntry, FindingSeen};
 use crate::db::Store;
 use crate::error::StoreError;
 use crate::groups::PendingFindings;
-use crate::ingest::{self, FindingEntry, FindingUpsert, IngestContext};
+use crate::ingest::{self, FindingUpsert, IngestContext};
 use crate::keys;
 
 impl Store {
@@ -104,13 +104,13 @@ fn apply_event(
                 seen: entry.marker.seen,
                 last_event: Some(event),
             };
-            if entry.stored.status == FindingStatus::Fixed {
+            if entry.head.status == FindingStatus::Fixed {
                 counts.unchanged += 1;
-                return Ok(Some(Entry { marker, ..entry }));
+                return Ok(Some(FindingEntry { marker, ..entry }));
             }
-            let mut next = entry.stored.clone();
+            let mut next = entry.decode(key)?;
             next.fix(event.at);
-            let (entry, _) = Entry::settle(keys::FINDINGS, key, Some(entry), next, marker)?;
+            let (entry, _) = FindingEntry::settle(key, Some(entry), next, marker)?;
             counts.fixed += 1;
             Ok(Some(entry))
         }

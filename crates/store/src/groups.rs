@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use inlet_core::FindingStatus;
 use sled::{Batch, IVec};
 
-use crate::codec::{self, Entry, FindingSeen, StoredFinding};
+use crate::codec::{self, FindingEntry, FindingHead, FindingSeen};
 use crate::db::{self, Store};
 use crate::error::{DecodeError, StoreError};
 use crate::keys;
@@ -242,7 +242,7 @@ enum Slot {
     /// which leaves it as stored: a finding is never lost that way).
     Stored(StoredEntry),
     /// Merged by this batch.
-    Merged(Box<Entry<StoredFinding, FindingSeen>>),
+    Merged(Box<FindingEntry>),
 }
 
 #[derive(Debug, Default)]
@@ -276,7 +276,7 @@ impl PendingGroup {
             Slot::Merged(entry) => (
                 id.as_str(),
                 entry.bytes.as_slice(),
-                entry.stored.status,
+                entry.head.status,
                 &entry.marker,
             ),
         });
@@ -315,7 +315,7 @@ impl PendingFindings {
         store: &Store,
         asset_key: &[u8],
         finding_id: &str,
-    ) -> Result<Option<Entry<StoredFinding, FindingSeen>>, StoreError> {
+    ) -> Result<Option<FindingEntry>, StoreError> {
         let group = self.group(store, asset_key)?;
         let Some(slot) = group.slots.remove(finding_id) else {
             return Ok(None);
@@ -324,9 +324,9 @@ impl PendingFindings {
             Slot::Merged(entry) => Ok(Some(*entry)),
             Slot::Stored(stored) => {
                 let key = keys::finding_key_of(asset_key, finding_id);
-                let decoded = codec::decode_json(keys::FINDINGS, &key, &stored.value);
-                let entry = Entry {
-                    stored: decoded?,
+                let head: FindingHead = codec::decode_json(keys::FINDINGS, &key, &stored.value)?;
+                let entry = FindingEntry {
+                    head,
                     bytes: stored.value.clone(),
                     marker: stored.marker,
                     dirty: false,
@@ -346,7 +346,7 @@ impl PendingFindings {
         store: &Store,
         asset_key: &[u8],
         finding_id: &str,
-        entry: Entry<StoredFinding, FindingSeen>,
+        entry: FindingEntry,
     ) -> Result<(), StoreError> {
         let group = self.group(store, asset_key)?;
         let added = !group.slots.contains_key(finding_id);

@@ -13,7 +13,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 use sled::Batch;
 
-use crate::codec::{Entry, FindingSeen, Seen, StoredAsset, StoredFinding};
+use crate::codec::{Entry, FindingEntry, FindingSeen, Seen, StoredAsset, StoredFinding};
 use crate::db::{self, Store};
 use crate::error::StoreError;
 use crate::groups::PendingFindings;
@@ -97,7 +97,6 @@ pub(crate) enum Transition {
 }
 
 type AssetEntry = Entry<StoredAsset, Seen>;
-pub(crate) type FindingEntry = Entry<StoredFinding, FindingSeen>;
 
 impl Store {
     /// Upserts one batch of assets in one atomic write.
@@ -266,7 +265,7 @@ pub(crate) fn upsert_finding(
     observation: FindingObservation,
     last_event: Option<crate::codec::Event>,
 ) -> Result<(FindingEntry, Transition, bool), StoreError> {
-    let (next, transition) = match current.as_ref().map(|entry| &entry.stored) {
+    let (next, transition) = match current.as_ref().map(|entry| entry.head) {
         None => {
             let finding = StoredFinding {
                 connector: ctx.connector.clone(),
@@ -300,7 +299,7 @@ pub(crate) fn upsert_finding(
         seen: ctx.seen(activated_run),
         last_event,
     };
-    let (entry, changed) = Entry::settle(keys::FINDINGS, key, current, next, marker)?;
+    let (entry, changed) = FindingEntry::settle(key, current, next, marker)?;
     Ok((entry, transition, changed))
 }
 
