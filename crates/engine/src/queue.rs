@@ -51,7 +51,11 @@ impl StoreSink {
     /// Starts the writer thread with `writer`.
     pub fn start(writer: BatchWriter) -> Self {
         let (sender, receiver) = mpsc::channel(QUEUE_BATCHES);
-        let handle = tokio::task::spawn_blocking(move || write_all(writer, receiver));
+        // The writer logs (quarantine, skips) inside the sync's span, so its
+        // lines carry the instance and run id like the rest of the sync's.
+        let span = tracing::Span::current();
+        let handle =
+            tokio::task::spawn_blocking(move || span.in_scope(|| write_all(writer, receiver)));
         Self {
             sender: Some(sender),
             writer: Some(handle),

@@ -193,7 +193,7 @@ impl Event {
     }
 }
 
-fn status_byte(status: FindingStatus) -> u8 {
+pub(crate) fn status_byte(status: FindingStatus) -> u8 {
     match status {
         FindingStatus::Fixed => 0,
         FindingStatus::Active => 1,
@@ -241,12 +241,20 @@ impl FindingSeen {
 fn decode_event(bytes: &[u8]) -> Result<Event, DecodeError> {
     let mut reader = MarkerReader { bytes };
     let at = reader.timestamp()?;
-    let status = match reader.take::<1>()? {
-        [0] => FindingStatus::Fixed,
-        [1] => FindingStatus::Active,
-        [other] => return Err(DecodeError::EventKind(other)),
-    };
-    Ok(Event { at, status })
+    let [byte] = reader.take::<1>()?;
+    Ok(Event {
+        at,
+        status: status_of_byte(byte)?,
+    })
+}
+
+/// The inverse of [`status_byte`].
+pub(crate) fn status_of_byte(byte: u8) -> Result<FindingStatus, DecodeError> {
+    match byte {
+        0 => Ok(FindingStatus::Fixed),
+        1 => Ok(FindingStatus::Active),
+        other => Err(DecodeError::EventKind(other)),
+    }
 }
 
 /// A record loaded for merging: its decoded value, the exact stored bytes
@@ -288,6 +296,67 @@ impl<T: Serialize + PartialEq, M> Entry<T, M> {
                 true,
             )),
         }
+    }
+}
+
+/// The fields of a stored finding that a merge reads. Decoding only these
+/// skips over the observation without building it, which is most of the
+/// cost of a resync where nothing changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub(crate) struct FindingHead {
+    pub status: FindingStatus,
+    pub first_ingested_at: Timestamp,
+}
+
+impl StoredFinding {
+    pub fn head(&self) -> FindingHead {
+        FindingHead {
+            status: self.status,
+            first_ingested_at: self.first_ingested_at,
+        }
+    }
+}
+
+/// A finding loaded for merging: the head of its value, the exact stored
+/// bytes (compared to decide "unchanged"), its marker, and whether the
+/// value must be written. The whole value is decoded only when needed.
+#[derive(Debug, Clone)]
+pub(crate) struct FindingEntry {
+    pub head: FindingHead,
+    pub bytes: Vec<u8>,
+    pub marker: FindingSeen,
+    pub dirty: bool,
+}
+
+impl FindingEntry {
+    /// The stored value in full.
+    pub fn decode(&self, key: &[u8]) -> Result<StoredFinding, StoreError> {
+        decode_json(keys::FINDINGS, key, &self.bytes)
+    }
+
+    /// Replaces the value of `current` with `next`, as [`Entry::settle`]
+    /// does; the stored value is decoded only when its bytes differ.
+    pub fn settle(
+        key: &[u8],
+        current: Option<FindingEntry>,
+        next: StoredFinding,
+        marker: FindingSeen,
+    ) -> Result<(FindingEntry, bool), StoreError> {
+        let bytes = encode_json(keys::FINDINGS, key, &next)?;
+        if let Some(current) = current {
+            // Bytes catch equal values; struct equality catches floats that
+            // do not survive a JSON round trip and reordered maps.
+            if current.bytes == bytes || current.decode(key)? == next {
+                return Ok((FindingEntry { marker, ..current }, false));
+            }
+        }
+        let entry = FindingEntry {
+            head: next.head(),
+            bytes,
+            marker,
+            dirty: true,
+        };
+        Ok((entry, true))
     }
 }
 

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use sled::transaction::{TransactionError, Transactional, TransactionalTree};
 use sled::{Batch, Db, Tree};
 
-use crate::codec::{self, Entry, FindingSeen, Seen, StoredAsset, StoredFinding};
+use crate::codec::{self, Entry, Seen, StoredAsset};
 use crate::error::StoreError;
 use crate::keys;
 
@@ -139,39 +139,6 @@ impl Store {
             Some(marker) => Seen::decode(&marker)
                 .map_err(|source| codec::corrupt(keys::ASSET_SEEN, key, source)),
             None => Ok(Seen::unknown(first_ingested_at)),
-        }
-    }
-
-    /// The stored finding at `key` with its marker.
-    pub(crate) fn load_finding(
-        &self,
-        key: &[u8],
-    ) -> Result<Option<Entry<StoredFinding, FindingSeen>>, StoreError> {
-        let Some(bytes) = self.trees.findings.get(key)? else {
-            return Ok(None);
-        };
-        let stored: StoredFinding = codec::decode_json(keys::FINDINGS, key, &bytes)?;
-        let marker = self.finding_marker(key, stored.first_ingested_at)?;
-        Ok(Some(Entry {
-            stored,
-            bytes: bytes.to_vec(),
-            marker,
-            dirty: false,
-        }))
-    }
-
-    pub(crate) fn finding_marker(
-        &self,
-        key: &[u8],
-        first_ingested_at: jiff::Timestamp,
-    ) -> Result<FindingSeen, StoreError> {
-        match self.trees.finding_seen.get(key)? {
-            Some(marker) => FindingSeen::decode(&marker)
-                .map_err(|source| codec::corrupt(keys::FINDING_SEEN, key, source)),
-            None => Ok(FindingSeen {
-                seen: Seen::unknown(first_ingested_at),
-                last_event: None,
-            }),
         }
     }
 }

@@ -8,10 +8,11 @@ use std::collections::BTreeMap;
 
 use inlet_core::{FindingChange, FindingStatus};
 
-use crate::codec::{Entry, Event, FindingSeen};
+use crate::codec::{Event, FindingEntry, FindingSeen};
 use crate::db::Store;
 use crate::error::StoreError;
-use crate::ingest::{self, FindingEntry, FindingUpsert, IngestContext};
+use crate::groups::PendingFindings;
+use crate::ingest::{self, FindingUpsert, IngestContext};
 use crate::keys;
 
 impl Store {
@@ -43,21 +44,26 @@ impl Store {
         // reopen. Keyed by finding and time, so each finding's events still
         // apply in time order; the superseded ones count as ignored.
         let mut counts = FindingUpsert::default();
-        let mut winners: BTreeMap<(Vec<u8>, jiff::Timestamp), (Event, FindingChange)> =
-            BTreeMap::new();
+        type Winners = BTreeMap<(Vec<u8>, String, jiff::Timestamp), (Event, FindingChange)>;
+        let mut winners = Winners::new();
         for (event, change) in events {
             let finding = &change.finding;
-            let key = keys::finding_key(&ctx.instance, &finding.asset_id, &finding.id)?;
-            if winners.insert((key, event.at), (event, change)).is_some() {
+            let asset_key = keys::asset_key(&ctx.instance, &finding.asset_id)?;
+            let id = finding.id.clone();
+            if winners
+                .insert((asset_key, id, event.at), (event, change))
+                .is_some()
+            {
                 counts.ignored += 1;
             }
         }
 
-        let mut pending: BTreeMap<Vec<u8>, FindingEntry> = BTreeMap::new();
-        for ((key, _), (event, change)) in winners {
-            let current = self.take_or_load_finding(&mut pending, &key)?;
+        let mut pending = PendingFindings::default();
+        for ((asset_key, id, _), (event, change)) in winners {
+            let key = keys::finding_key_of(&asset_key, &id);
+            let current = pending.take(self, &asset_key, &id)?;
             if let Some(entry) = apply_event(ctx, &key, current, change, event, &mut counts)? {
-                pending.insert(key, entry);
+                pending.put(self, &asset_key, &id, entry)?;
             }
         }
         self.commit_findings(pending)?;
@@ -98,13 +104,13 @@ fn apply_event(
                 seen: entry.marker.seen,
                 last_event: Some(event),
             };
-            if entry.stored.status == FindingStatus::Fixed {
+            if entry.head.status == FindingStatus::Fixed {
                 counts.unchanged += 1;
-                return Ok(Some(Entry { marker, ..entry }));
+                return Ok(Some(FindingEntry { marker, ..entry }));
             }
-            let mut next = entry.stored.clone();
+            let mut next = entry.decode(key)?;
             next.fix(event.at);
-            let (entry, _) = Entry::settle(keys::FINDINGS, key, Some(entry), next, marker)?;
+            let (entry, _) = FindingEntry::settle(key, Some(entry), next, marker)?;
             counts.fixed += 1;
             Ok(Some(entry))
         }

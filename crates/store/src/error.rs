@@ -65,8 +65,12 @@ pub enum DecodeError {
     MarkerLength { len: usize, expected: &'static str },
     #[error("a marker holds an out-of-range time")]
     Time(#[from] jiff::Error),
-    #[error("a marker holds an unknown event kind {0}")]
+    #[error("a marker holds an unknown status byte {0}")]
     EventKind(u8),
+    #[error("a finding group is damaged: {0}")]
+    Group(&'static str),
+    #[error("a finding group holds {values} values but {markers} markers")]
+    GroupCount { values: usize, markers: usize },
     #[error("a value that is not UTF-8")]
     Utf8(#[from] std::str::Utf8Error),
 }

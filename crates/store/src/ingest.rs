@@ -13,9 +13,10 @@ use jiff::Timestamp;
 use serde::Serialize;
 use sled::Batch;
 
-use crate::codec::{Entry, FindingSeen, Seen, StoredAsset, StoredFinding};
+use crate::codec::{Entry, FindingEntry, FindingSeen, Seen, StoredAsset, StoredFinding};
 use crate::db::{self, Store};
 use crate::error::StoreError;
+use crate::groups::PendingFindings;
 use crate::keys;
 
 /// Who is writing and under which rules: one sync of one instance.
@@ -96,7 +97,6 @@ pub(crate) enum Transition {
 }
 
 type AssetEntry = Entry<StoredAsset, Seen>;
-pub(crate) type FindingEntry = Entry<StoredFinding, FindingSeen>;
 
 impl Store {
     /// Upserts one batch of assets in one atomic write.
@@ -134,10 +134,24 @@ impl Store {
         findings: Vec<FindingObservation>,
     ) -> Result<FindingUpsert, StoreError> {
         let mut counts = FindingUpsert::default();
-        let mut pending: BTreeMap<Vec<u8>, FindingEntry> = BTreeMap::new();
-        for observation in findings {
-            let key = keys::finding_key(&ctx.instance, &observation.asset_id, &observation.id)?;
-            let current = self.take_or_load_finding(&mut pending, &key)?;
+        // One device's findings after another (stable, so a repeated finding
+        // keeps its order and the later copy still wins).
+        let mut keyed = findings
+            .into_iter()
+            .map(|observation| {
+                Ok((
+                    keys::asset_key(&ctx.instance, &observation.asset_id)?,
+                    observation,
+                ))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        keyed.sort_by(|(a, _), (b, _)| a.cmp(b));
+
+        let mut pending = PendingFindings::default();
+        for (asset_key, observation) in keyed {
+            let finding_id = observation.id.clone();
+            let key = keys::finding_key_of(&asset_key, &finding_id);
+            let current = pending.take(self, &asset_key, &finding_id)?;
             let duplicate = current
                 .as_ref()
                 .is_some_and(|entry| entry.marker.seen.run == ctx.run_id);
@@ -149,7 +163,7 @@ impl Store {
             } else {
                 count_finding(&mut counts, transition, changed);
             }
-            pending.insert(key, entry);
+            pending.put(self, &asset_key, &finding_id, entry)?;
         }
         self.commit_findings(pending)?;
         let instance = &ctx.instance;
@@ -160,28 +174,6 @@ impl Store {
             "finding batch stored"
         );
         Ok(counts)
-    }
-
-    pub(crate) fn take_or_load_finding(
-        &self,
-        pending: &mut BTreeMap<Vec<u8>, FindingEntry>,
-        key: &[u8],
-    ) -> Result<Option<FindingEntry>, StoreError> {
-        match pending.remove(key) {
-            Some(entry) => Ok(Some(entry)),
-            None => self.load_finding(key),
-        }
-    }
-
-    pub(crate) fn commit_findings(
-        &self,
-        pending: BTreeMap<Vec<u8>, FindingEntry>,
-    ) -> Result<(), StoreError> {
-        let (values, markers) = batches(pending, |marker| marker.encode());
-        db::commit(
-            &[&self.trees.findings, &self.trees.finding_seen],
-            &[values, markers],
-        )
     }
 }
 
@@ -273,7 +265,7 @@ pub(crate) fn upsert_finding(
     observation: FindingObservation,
     last_event: Option<crate::codec::Event>,
 ) -> Result<(FindingEntry, Transition, bool), StoreError> {
-    let (next, transition) = match current.as_ref().map(|entry| &entry.stored) {
+    let (next, transition) = match current.as_ref().map(|entry| entry.head) {
         None => {
             let finding = StoredFinding {
                 connector: ctx.connector.clone(),
@@ -307,7 +299,7 @@ pub(crate) fn upsert_finding(
         seen: ctx.seen(activated_run),
         last_event,
     };
-    let (entry, changed) = Entry::settle(keys::FINDINGS, key, current, next, marker)?;
+    let (entry, changed) = FindingEntry::settle(key, current, next, marker)?;
     Ok((entry, transition, changed))
 }
 
@@ -693,8 +685,7 @@ mod tests {
             .assets
             .insert(&damaged, "{\"connector\":")
             .unwrap();
-        let finding_key = keys::finding_key(INSTANCE, "x", "x_CVE-1").unwrap();
-        store.trees.findings.insert(&finding_key, "[]").unwrap();
+        store.trees.findings.insert(&damaged, "[]").unwrap();
 
         let error = store
             .upsert_assets(&ctx, vec![asset("a"), asset("x"), asset("b")])

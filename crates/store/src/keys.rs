@@ -10,9 +10,10 @@ use crate::error::StoreError;
 pub(crate) const ASSETS: &str = "assets";
 /// Asset markers, same keys as [`ASSETS`].
 pub(crate) const ASSET_SEEN: &str = "asset_seen";
-/// Findings: `instance SEP asset_id SEP finding_id` -> JSON `StoredFinding`.
+/// Findings, one group per device: `instance SEP asset_id` -> every
+/// `StoredFinding` of that device as JSON, grouped (see `groups`).
 pub(crate) const FINDINGS: &str = "findings";
-/// Finding markers, same keys as [`FINDINGS`].
+/// Finding markers, same keys as [`FINDINGS`], in the order of its values.
 pub(crate) const FINDING_SEEN: &str = "finding_seen";
 /// Runs: `instance SEP run_id (u64 BE)` -> JSON `RunRecord`.
 pub(crate) const RUNS: &str = "runs";
@@ -30,7 +31,7 @@ pub(crate) const SEP: u8 = 0x00;
 /// Key in [`META`] of the layout version.
 pub(crate) const FORMAT_KEY: &[u8] = b"format_version";
 /// The layout this build reads and writes.
-pub(crate) const FORMAT_VERSION: &str = "1";
+pub(crate) const FORMAT_VERSION: &str = "2";
 
 /// `instance SEP`: the range of one instance in every tree.
 pub(crate) fn instance_prefix(instance: &str) -> Result<Vec<u8>, StoreError> {
@@ -47,17 +48,15 @@ pub(crate) fn asset_key(instance: &str, asset_id: &str) -> Result<Vec<u8>, Store
     Ok(key)
 }
 
-/// `instance SEP asset_id SEP finding_id`. The finding id is the last part,
-/// so it may hold any byte.
-pub(crate) fn finding_key(
-    instance: &str,
-    asset_id: &str,
-    finding_id: &str,
-) -> Result<Vec<u8>, StoreError> {
-    let mut key = asset_key(instance, asset_id)?;
+/// `asset_key SEP finding_id`: a finding's logical key, which names it in
+/// messages and sorts like the listing. The finding id is the last part, so
+/// it may hold any byte. Not a sled key: findings are stored per device.
+pub(crate) fn finding_key_of(asset_key: &[u8], finding_id: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(asset_key.len() + 1 + finding_id.len());
+    key.extend_from_slice(asset_key);
     key.push(SEP);
     key.extend_from_slice(finding_id.as_bytes());
-    Ok(key)
+    key
 }
 
 /// `instance SEP run_id`, big-endian so runs sort by id.
@@ -131,8 +130,8 @@ mod tests {
 
     #[test]
     fn a_finding_key_starts_with_its_device_key() {
-        let finding = finding_key("contoso", "dev1", "dev1_CVE-1").unwrap();
         let device = asset_key("contoso", "dev1").unwrap();
+        let finding = finding_key_of(&device, "dev1_CVE-1");
         assert_eq!(
             asset_key_of_finding(&finding, "contoso".len() + 1),
             device.as_slice()
@@ -154,9 +153,7 @@ mod tests {
             "the asset id `a\\0b` contains a NUL byte, which a store key cannot hold"
         );
         assert!(instance_prefix("x\0y").is_err());
-        assert!(
-            finding_key("contoso", "a", "f\0g").is_ok(),
-            "the last part may hold NUL"
-        );
+        let finding = finding_key_of(&asset_key("contoso", "a").unwrap(), "f\0g");
+        assert!(finding.ends_with(b"f\0g"), "the last part may hold NUL");
     }
 }

@@ -16,13 +16,13 @@
 //! | -------------- | -------------------------------------- | ------------------------------ |
 //! | `assets`       | `instance SEP asset_id`                | JSON: observation + lifecycle  |
 //! | `asset_seen`   | same as `assets`                       | marker, 32 bytes (below)       |
-//! | `findings`     | `instance SEP asset_id SEP finding_id` | JSON: observation + lifecycle  |
-//! | `finding_seen` | same as `findings`                     | marker (+ last event), 32/49 B |
+//! | `findings`     | `instance SEP asset_id`                | the device's findings, grouped |
+//! | `finding_seen` | same as `findings`                     | their markers, same order      |
 //! | `runs`         | `instance SEP run_id:u64`              | JSON [`RunRecord`]             |
 //! | `quarantine`   | `instance SEP run_id:u64 SEP seq:u64`  | JSON [`QuarantinedRecord`]     |
 //! | `cursors`      | `instance SEP name`                    | UTF-8 text                     |
 //! | `reference`    | `instance SEP key`                     | JSON value                     |
-//! | `meta`         | `format_version`                       | `1`                            |
+//! | `meta`         | `format_version`                       | `2`                            |
 //!
 //! A marker holds the id of the run that last returned the record
 //! (u64), that run's start (i128 nanoseconds, the exported
@@ -32,8 +32,14 @@
 //! record values so a resync that changes nothing rewrites only the marker;
 //! a record and its marker are always written in the same transaction.
 //!
+//! Findings are stored one group per device (module `groups`): a finding
+//! group is a list of (finding id, JSON value), LZ4-compressed when large,
+//! and the marker group lists the markers (each a length byte and the
+//! marker) in the same order. One sled write per device instead of one per
+//! finding is what makes a full sync of millions of rows fast.
+//!
 //! Modules: `keys` (tree names and key builders), `codec` (stored values and
-//! markers), `db` (open, the write path), `ingest` and `delta` (upserts),
+//! markers), `groups` (findings per device), `db` (open, the write path), `ingest` and `delta` (upserts),
 //! `reconcile`, `read` (listings and stats), `runs`, `quarantine`, `cursors`.
 
 mod codec;
@@ -42,6 +48,7 @@ mod cursors;
 mod db;
 mod delta;
 mod error;
+mod groups;
 mod ingest;
 mod keys;
 mod quarantine;

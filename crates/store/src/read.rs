@@ -136,24 +136,23 @@ impl Store {
     ) -> impl Iterator<Item = Result<Finding, StoreError>> + 'a {
         let instance = instance.to_owned();
         let (scan, error) = match keys::instance_prefix(&instance) {
-            Ok(prefix) => (Some(self.trees.findings.scan_prefix(&prefix)), None),
+            Ok(prefix) => (Some(self.scan_findings(&prefix)), None),
             Err(error) => (None, Some(error)),
         };
         let prefix_len = instance.len() + 1;
         let mut visibility = Visibility::default();
-        let findings = scan.into_iter().flatten().filter_map(move |entry| {
+        let findings = scan.into_iter().flatten().filter_map(move |scanned| {
             let read = || {
-                let (key, value) = entry?;
-                let stored: StoredFinding = codec::decode_json(keys::FINDINGS, &key, &value)?;
+                let scanned = scanned?;
+                let stored: StoredFinding = scanned.decode()?;
                 if !filter.admits(&stored) {
                     return Ok(None);
                 }
-                let asset_key = keys::asset_key_of_finding(&key, prefix_len);
+                let asset_key = keys::asset_key_of_finding(&scanned.key, prefix_len);
                 if !filter.include_archived && !visibility.asset_active(self, asset_key)? {
                     return Ok(None);
                 }
-                let marker = self.finding_marker(&key, stored.first_ingested_at)?;
-                Ok(Some(stored.into_finding(&instance, &marker.seen)))
+                Ok(Some(stored.into_finding(&instance, &scanned.marker.seen)))
             };
             read().transpose()
         });
@@ -194,10 +193,12 @@ impl Store {
     fn finding_stats(&self, prefix: &[u8]) -> Result<FindingStats, StoreError> {
         let mut stats = FindingStats::default();
         let mut visibility = Visibility::default();
-        for entry in self.trees.findings.scan_prefix(prefix) {
-            let (key, value) = entry?;
-            let stored: StoredFinding = codec::decode_json(keys::FINDINGS, &key, &value)?;
-            if !visibility.asset_active(self, keys::asset_key_of_finding(&key, prefix.len()))? {
+        for scanned in self.scan_findings(prefix) {
+            let scanned = scanned?;
+            let stored: StoredFinding = scanned.decode()?;
+            if !visibility
+                .asset_active(self, keys::asset_key_of_finding(&scanned.key, prefix.len()))?
+            {
                 continue;
             }
             match stored.status {

@@ -12,13 +12,13 @@
 use std::collections::BTreeMap;
 
 use inlet_core::{ArchiveReason, AssetStatus, FindingStatus};
-use jiff::Timestamp;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sled::{Batch, Tree};
 
 use crate::codec::{self, Seen, StoredAsset, StoredFinding};
 use crate::db::{self, Store};
 use crate::error::StoreError;
+use crate::groups;
 use crate::ingest::IngestContext;
 use crate::keys;
 
@@ -101,7 +101,7 @@ impl Store {
         let prefix = keys::instance_prefix(&ctx.instance)?;
         let mut plan = ReconcilePlan::default();
 
-        let findings = vec![self.trees.findings.clone()];
+        let findings = vec![self.trees.findings.clone(), self.trees.finding_seen.clone()];
         let mut writer = Writer::new(apply.as_deref_mut(), batch_keys, findings);
         self.reconcile_findings(ctx, &prefix, &mut plan, &mut writer)?;
         writer.flush()?;
@@ -114,7 +114,9 @@ impl Store {
     }
 
     /// Step 6: active findings this run did not return, on assets it did,
-    /// become fixed.
+    /// become fixed. Reads each device's marker group (statuses and run
+    /// ids); the values are decoded only on a device where a finding is
+    /// fixed, and then its value and marker groups are rewritten.
     fn reconcile_findings(
         &self,
         ctx: &IngestContext,
@@ -122,30 +124,64 @@ impl Store {
         plan: &mut ReconcilePlan,
         writer: &mut Writer,
     ) -> Result<(), StoreError> {
-        let mut devices = DeviceCache::default();
-        for entry in self.trees.findings.scan_prefix(prefix) {
-            let (key, value) = entry?;
-            let head: FindingHead = codec::decode_json(keys::FINDINGS, &key, &value)?;
-            if head.status != FindingStatus::Active {
-                continue;
+        for entry in self.trees.finding_seen.scan_prefix(prefix) {
+            let (asset_key, markers) = entry?;
+            let device = DeviceState::of(self, ctx, &asset_key)?;
+            let statuses = groups::decode_markers(&asset_key, &markers)?;
+            let mut to_fix = Vec::new();
+            for (index, (status, marker)) in statuses.iter().enumerate() {
+                if *status != FindingStatus::Active {
+                    continue;
+                }
+                let before = device.active_before && marker.seen.activated_run < ctx.run_id;
+                plan.active_findings_before += u64::from(before);
+                if device.returned && marker.seen.run != ctx.run_id {
+                    plan.fix += 1;
+                    plan.fix_from_before += u64::from(before);
+                    to_fix.push(index);
+                }
             }
-            let device = devices.get(self, ctx, keys::asset_key_of_finding(&key, prefix.len()))?;
-            let marker = self.finding_marker(&key, head.first_ingested_at)?;
-            let before = device.active_before && marker.seen.activated_run < ctx.run_id;
-            plan.active_findings_before += u64::from(before);
-            if !device.returned || marker.seen.run == ctx.run_id {
-                continue;
+            if !to_fix.is_empty() {
+                self.fix_findings(ctx, &asset_key, &to_fix, plan, writer)?;
             }
+        }
+        Ok(())
+    }
 
-            plan.fix += 1;
-            plan.fix_from_before += u64::from(before);
-            sample(&mut plan.sample_fixed, &head.observation.id);
+    /// Marks the findings at `indexes` of a device's group fixed: samples
+    /// their ids, and when applying, queues the rewritten group.
+    fn fix_findings(
+        &self,
+        ctx: &IngestContext,
+        asset_key: &[u8],
+        indexes: &[usize],
+        plan: &mut ReconcilePlan,
+        writer: &mut Writer,
+    ) -> Result<(), StoreError> {
+        if !writer.apply && plan.sample_fixed.len() >= SAMPLE_LIMIT {
+            return Ok(());
+        }
+        let mut entries = self.load_group(asset_key)?;
+        for &index in indexes {
+            let Some(entry) = entries.get_mut(index) else {
+                continue;
+            };
+            sample(&mut plan.sample_fixed, &entry.id);
             if writer.apply {
-                let mut stored: StoredFinding = codec::decode_json(keys::FINDINGS, &key, &value)?;
+                let key = keys::finding_key_of(asset_key, &entry.id);
+                let mut stored: StoredFinding =
+                    codec::decode_json(keys::FINDINGS, &key, &entry.value)?;
                 stored.fix(ctx.started_at);
-                writer.put(0, &key, codec::encode_json(keys::FINDINGS, &key, &stored)?);
-                writer.flush_if_full()?;
+                entry.value = codec::encode_json(keys::FINDINGS, &key, &stored)?;
+                entry.status = stored.status;
             }
+        }
+        if writer.apply {
+            let values = entries.iter().map(|e| (e.id.as_str(), e.value.as_slice()));
+            let markers = entries.iter().map(|e| (e.status, &e.marker));
+            writer.put(0, asset_key, groups::encode_values(values), indexes.len());
+            writer.put(1, asset_key, groups::encode_markers(markers), 0);
+            writer.flush_if_full()?;
         }
         Ok(())
     }
@@ -177,31 +213,15 @@ impl Store {
                 },
             };
             if writer.apply {
-                writer.put(0, &key, codec::encode_json(keys::ASSETS, &key, &stored)?);
+                writer.put(0, &key, codec::encode_json(keys::ASSETS, &key, &stored)?, 1);
                 if let Some(seen) = new_marker {
-                    writer.put(1, &key, seen.encode().to_vec());
+                    writer.put(1, &key, seen.encode().to_vec(), 1);
                 }
                 writer.flush_if_full()?;
             }
         }
         Ok(())
     }
-}
-
-/// The fields of a stored finding reconciliation reads for every finding.
-/// The scan touches every finding of the instance, most of which stay as they
-/// are, and decoding the whole value (descriptions, CVE lists) was a tenth of
-/// a full sync's time; only a finding that is fixed is decoded in full.
-#[derive(Deserialize)]
-struct FindingHead {
-    status: FindingStatus,
-    first_ingested_at: Timestamp,
-    observation: ObservationId,
-}
-
-#[derive(Deserialize)]
-struct ObservationId {
-    id: String,
 }
 
 /// Archives an active asset if a rule says so; returns whether it did.
@@ -268,35 +288,16 @@ struct DeviceState {
     active_before: bool,
 }
 
-/// The state of the device whose findings are being scanned: findings of one
-/// device are contiguous, so one asset lookup serves them all.
-#[derive(Default)]
-struct DeviceCache {
-    current: Option<(Vec<u8>, DeviceState)>,
-}
-
-impl DeviceCache {
-    fn get(
-        &mut self,
-        store: &Store,
-        ctx: &IngestContext,
-        asset_key: &[u8],
-    ) -> Result<DeviceState, StoreError> {
-        if let Some((key, state)) = &self.current {
-            if key == asset_key {
-                return Ok(*state);
-            }
-        }
-        let state = match store.load_asset(asset_key)? {
+impl DeviceState {
+    fn of(store: &Store, ctx: &IngestContext, asset_key: &[u8]) -> Result<Self, StoreError> {
+        Ok(match store.load_asset(asset_key)? {
             Some(asset) => DeviceState {
                 returned: asset.marker.run == ctx.run_id,
                 active_before: asset.stored.status == AssetStatus::Active
                     && asset.marker.activated_run < ctx.run_id,
             },
             None => DeviceState::default(),
-        };
-        self.current = Some((asset_key.to_vec(), state));
-        Ok(state)
+        })
     }
 }
 
@@ -329,10 +330,12 @@ impl<'a, 'b> Writer<'a, 'b> {
         }
     }
 
-    fn put(&mut self, tree: usize, key: &[u8], value: Vec<u8>) {
+    /// Queues a write; `weight` is how many records it carries (a finding
+    /// group carries several), which is what the batch limit counts.
+    fn put(&mut self, tree: usize, key: &[u8], value: Vec<u8>, weight: usize) {
         if let Some(batch) = self.batches.get_mut(tree) {
             batch.insert(key, value);
-            self.n_keys += 1;
+            self.n_keys += weight;
         }
     }
 
