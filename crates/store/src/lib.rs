@@ -39,8 +39,9 @@
 //! finding is what makes a full sync of millions of rows fast.
 //!
 //! Modules: `keys` (tree names and key builders), `codec` (stored values and
-//! markers), `groups` (findings per device), `db` (open, the write path), `ingest` and `delta` (upserts),
-//! `reconcile`, `read` (listings and stats), `runs`, `quarantine`, `cursors`.
+//! markers), `groups` (findings per device), `db` (open, the write path),
+//! `ingest` and `delta` (upserts), `reconcile`, `read` (listings and stats),
+//! `runs`, `quarantine`, `cursors`.
 
 mod codec;
 mod copy;
