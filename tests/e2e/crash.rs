@@ -4,9 +4,7 @@
 //! reconciliation had started, and the next sync reaches exactly the state of
 //! an uninterrupted run.
 
-use serde_json::Value;
-
-use crate::harness::{describe, state, statuses, sync_killed_at, SandboxProcess, Workspace};
+use crate::harness::{state, statuses, sync_killed_at, SandboxProcess, Workspace};
 
 const FIXTURES: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -42,14 +40,7 @@ fn a_sync_killed_at_any_point_converges_on_the_next_run() {
         sync_killed_at(&workspace, point);
 
         // The store opens and answers; nothing changed status before reconciling.
-        let stats = workspace.inlet(&["stats", "lab", "--format", "json"]);
-        assert_eq!(
-            stats.status.code(),
-            Some(0),
-            "{point}: {}",
-            describe(&stats)
-        );
-        let stats: Value = serde_json::from_slice(&stats.stdout).unwrap();
+        let stats = workspace.stats_after_kill(point);
         assert_eq!(
             stats["last_sync"]["outcome"], "failed",
             "{point}: the killed run shows as failed"

@@ -183,6 +183,19 @@ impl Workspace {
     pub fn json(&self, args: &[&str]) -> Value {
         serde_json::from_str(&self.ok(args)).expect("json output")
     }
+
+    /// `inlet stats lab` after a process was killed at `point`: the store
+    /// must open and answer, whatever the kill interrupted.
+    pub fn stats_after_kill(&self, point: &str) -> Value {
+        let stats = self.inlet(&["stats", "lab", "--format", "json"]);
+        assert_eq!(
+            stats.status.code(),
+            Some(0),
+            "{point}: {}",
+            describe(&stats)
+        );
+        serde_json::from_slice(&stats.stdout).expect("stats json")
+    }
 }
 
 /// Exit code, stdout and stderr of a command, for assertion messages.

@@ -151,14 +151,7 @@ fn kill_9_at_seeded_points_converges_on_the_next_run() {
 
 /// The store opens and answers; before reconciling, nothing changed status.
 fn check_after_kill(workspace: &Workspace, point: &str, day_one: &[serde_json::Value]) {
-    let stats = workspace.inlet(&["stats", "lab", "--format", "json"]);
-    assert_eq!(
-        stats.status.code(),
-        Some(0),
-        "{point}: {}",
-        describe(&stats)
-    );
-    let stats: serde_json::Value = serde_json::from_slice(&stats.stdout).expect("stats json");
+    let stats = workspace.stats_after_kill(point);
     assert!(stats.is_object(), "{point}: {stats}");
     if point.starts_with("batch:") || point.starts_with("fetched:") {
         // New records may be stored already; no known one changed status.
