@@ -247,34 +247,14 @@ pub async fn status_removal(upstream: &dyn ConformanceUpstream) -> Result<()> {
     let (day, device) = (first_day(upstream), device_id(3));
     let removable = upstream.removable_status();
     let changed = day.changing(&device, |spec| spec.status = removable.to_owned());
-    let harness = write_days(upstream, &[day.clone(), changed])?
-        .start()
-        .await?;
-    sync_first_day(&harness, &day).await?;
-
-    harness.advance().await?;
-    let report = harness.sync().await?;
-    succeeded(&report, "the sync with the removable status")?;
-    ensure_eq!(
-        report.run.counts.assets.archived,
-        archived(&[(ArchiveReason::Status, 1)]),
-        "assets archived once `{device}` reported status `{removable}`"
-    );
-    let after = harness.snapshot()?;
-    let asset = after.asset(&device)?;
+    let what = format!("`{device}` reported status `{removable}`");
+    let reason = ArchiveReason::Status;
+    let asset = archived_by_rule(upstream, &day, changed, &device, reason, &what).await?;
     ensure_eq!(
         asset.source_status.as_deref(),
         Some(removable),
         "source_status of `{device}`"
     );
-    expect_archived(
-        &after,
-        &device,
-        ArchiveReason::Status,
-        report.run.started_at,
-    )?;
-    expect_hidden(&after, &day, &device)?;
-    harness.shutdown().await;
     Ok(())
 }
 
@@ -285,33 +265,46 @@ pub async fn retention_removal(upstream: &dyn ConformanceUpstream) -> Result<()>
     let stale_days = i64::from(RETENTION_DAYS) + 30;
     let stale = day.devices[0].last_seen - SignedDuration::from_hours(24 * stale_days);
     let changed = day.changing(&device, |spec| spec.last_seen = stale);
-    let harness = write_days(upstream, &[day.clone(), changed])?
-        .start()
-        .await?;
-    sync_first_day(&harness, &day).await?;
-
-    harness.advance().await?;
-    let report = harness.sync().await?;
-    succeeded(&report, "the sync with the stale device")?;
-    ensure_eq!(
-        report.run.counts.assets.archived,
-        archived(&[(ArchiveReason::Retention, 1)]),
-        "assets archived once `{device}` was last seen {stale_days} days ago"
-    );
-    let after = harness.snapshot()?;
-    let asset = after.asset(&device)?;
+    let what = format!("`{device}` was last seen {stale_days} days ago");
+    let reason = ArchiveReason::Retention;
+    let asset = archived_by_rule(upstream, &day, changed, &device, reason, &what).await?;
     ensure_eq!(
         asset.last_observed,
         Some(stale),
         "last_observed of `{device}`"
     );
-    expect_archived(
-        &after,
-        &device,
-        ArchiveReason::Retention,
-        report.run.started_at,
-    )?;
-    expect_hidden(&after, &day, &device)?;
-    harness.shutdown().await;
     Ok(())
+}
+
+/// Scenarios 6 and 7: syncs `day`, then `changed`, where `device` meets an
+/// archive rule (`what` says how), and checks that exactly that device was
+/// archived for `reason` and its findings are hidden. Returns the archived
+/// asset for the scenario's own check.
+async fn archived_by_rule(
+    upstream: &dyn ConformanceUpstream,
+    day: &UpstreamDay,
+    changed: UpstreamDay,
+    device: &str,
+    reason: ArchiveReason,
+    what: &str,
+) -> Result<Asset> {
+    let harness = write_days(upstream, &[day.clone(), changed])?
+        .start()
+        .await?;
+    sync_first_day(&harness, day).await?;
+
+    harness.advance().await?;
+    let report = harness.sync().await?;
+    succeeded(&report, &format!("the sync after {what}"))?;
+    ensure_eq!(
+        report.run.counts.assets.archived,
+        archived(&[(reason, 1)]),
+        "assets archived once {what}"
+    );
+    let after = harness.snapshot()?;
+    expect_archived(&after, device, reason, report.run.started_at)?;
+    expect_hidden(&after, day, device)?;
+    let asset = after.asset(device)?.clone();
+    harness.shutdown().await;
+    Ok(asset)
 }
