@@ -25,7 +25,9 @@ use self::measure::{Measured, Output};
 
 pub use self::floor::run as floor;
 
-const USAGE: &str = "usage: cargo xtask bench [--devices N] [--vulns-per-device M] [--page-size P]";
+const USAGE: &str =
+    "usage: cargo xtask bench [--devices N] [--vulns-per-device M] [--page-size P] \
+     [--daily-change-percent PERCENT]";
 
 /// Sandbox credentials; the sandbox's own defaults, nothing secret.
 const TENANT_ID: &str = "00000000-0000-0000-0000-00000000b3c4";
@@ -38,6 +40,9 @@ pub struct BenchOptions {
     pub devices: u32,
     pub vulns_per_device: u32,
     pub page_size: u32,
+    /// Rows the sandbox changes per simulated day, in percent (its
+    /// `--daily-change-percent`): what the delta sync has to fetch.
+    pub daily_change_percent: f64,
 }
 
 impl Default for BenchOptions {
@@ -46,6 +51,8 @@ impl Default for BenchOptions {
             devices: 20_000,
             vulns_per_device: 50,
             page_size: 200_000,
+            // The delta target of issue #6 is about 1% changed rows.
+            daily_change_percent: 1.0,
         }
     }
 }
@@ -67,10 +74,20 @@ impl BenchOptions {
                 "--devices" => options.devices = number()?,
                 "--vulns-per-device" => options.vulns_per_device = number()?,
                 "--page-size" => options.page_size = number()?,
+                "--daily-change-percent" => options.daily_change_percent = percent(value)?,
                 _ => bail!("unknown option `{flag}`\n{USAGE}"),
             }
         }
         Ok(options)
+    }
+}
+
+/// A `--daily-change-percent` value: a finite number from 0 to 100, checked
+/// here so a bad one fails before the release build, not in the sandbox.
+fn percent(value: &str) -> anyhow::Result<f64> {
+    match value.parse::<f64>() {
+        Ok(percent) if percent.is_finite() && (0.0..=100.0).contains(&percent) => Ok(percent),
+        _ => bail!("--daily-change-percent expects a percentage from 0 to 100, got `{value}`"),
     }
 }
 
@@ -136,6 +153,7 @@ pub fn run(root: &Path, options: BenchOptions) -> anyhow::Result<()> {
         "devices": options.devices,
         "vulns_per_device": options.vulns_per_device,
         "page_size": options.page_size,
+        "daily_change_percent": options.daily_change_percent,
         "cpus": std::thread::available_parallelism().map(usize::from).unwrap_or(1),
         "steps": steps.iter().map(Step::to_json).collect::<Vec<_>>(),
     });
@@ -189,6 +207,10 @@ impl<'a> Tenant<'a> {
             .args(["--client-secret", CLIENT_SECRET])
             .args(["--devices", &options.devices.to_string()])
             .args(["--vulns-per-device", &options.vulns_per_device.to_string()])
+            .args([
+                "--daily-change-percent",
+                &options.daily_change_percent.to_string(),
+            ])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -356,8 +378,9 @@ fn peak(measured: &Measured, summary: &Value) -> u64 {
 fn print_table(steps: &[Step], options: BenchOptions) {
     let rows = u64::from(options.devices) * u64::from(options.vulns_per_device);
     println!(
-        "\ntenant: {} devices x {} vulnerabilities (~{rows} rows), page size {}\n",
-        options.devices, options.vulns_per_device, options.page_size
+        "\ntenant: {} devices x {} vulnerabilities (~{rows} rows), {}% of rows changed per \
+         simulated day, page size {}\n",
+        options.devices, options.vulns_per_device, options.daily_change_percent, options.page_size
     );
     println!(
         "| {:<36} | {:>8} | {:>9} | {:>9} | {:>8} | {:>8} | {:>4} |",
@@ -379,5 +402,32 @@ fn print_table(steps: &[Step], options: BenchOptions) {
             or_dash(step.requests),
             or_dash(step.throttled),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_daily_change_percent_defaults_to_one_and_is_read() {
+        let defaults = BenchOptions::parse(&[]).expect("defaults");
+        assert_eq!(defaults.daily_change_percent, 1.0);
+        let options = BenchOptions::parse(&["--daily-change-percent", "2.5", "--devices", "300"])
+            .expect("valid options");
+        assert_eq!(options.daily_change_percent, 2.5);
+        assert_eq!(options.devices, 300);
+    }
+
+    #[test]
+    fn a_daily_change_percent_outside_0_to_100_is_refused() {
+        for value in ["150", "-1", "nan", "inf", "a lot"] {
+            let error = BenchOptions::parse(&["--daily-change-percent", value]).expect_err(value);
+            let message = error.to_string();
+            assert!(
+                message.contains("--daily-change-percent") && message.contains(value),
+                "{value}: {message}"
+            );
+        }
     }
 }

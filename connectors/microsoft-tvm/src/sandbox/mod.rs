@@ -34,7 +34,8 @@ use tokio::task::JoinHandle;
 pub use fixtures::FixtureError;
 pub use options::{
     Fault, FaultSpecError, Permission, SandboxOptions, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET,
-    DEFAULT_DEVICES, DEFAULT_SEED, DEFAULT_TENANT_ID, DEFAULT_VULNS_PER_DEVICE,
+    DEFAULT_DAILY_CHANGE_PERCENT, DEFAULT_DEVICES, DEFAULT_SEED, DEFAULT_TENANT_ID,
+    DEFAULT_VULNS_PER_DEVICE,
 };
 pub use source::AdvanceError;
 pub use stats::SandboxStats;
@@ -89,7 +90,8 @@ async fn load_data(options: &SandboxOptions, clock: &Clock) -> Result<Dataset, S
         }
         None => {
             let tenant =
-                SyntheticTenant::new(options.seed, options.devices, options.vulns_per_device);
+                SyntheticTenant::new(options.seed, options.devices, options.vulns_per_device)
+                    .with_daily_change_percent(options.daily_change_percent);
             // Day 0 begins exactly at the pin, so pinned runs are reproducible.
             let start = options.now.unwrap_or_else(|| clock.now());
             Ok(Dataset::synthetic(tenant, start).await?)

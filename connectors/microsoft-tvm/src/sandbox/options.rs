@@ -12,6 +12,8 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:0";
 pub const DEFAULT_DEVICES: u32 = 200;
 pub const DEFAULT_VULNS_PER_DEVICE: u32 = 20;
 pub const DEFAULT_SEED: u64 = 1;
+/// About 10% of rows change per day, plus 2% of devices removed.
+pub const DEFAULT_DAILY_CHANGE_PERCENT: f64 = 10.0;
 pub const DEFAULT_TENANT_ID: &str = "00000000-0000-0000-0000-00000000a11e";
 pub const DEFAULT_CLIENT_ID: &str = "5ab0c1d2-7e3f-4a6b-9c8d-00000000c11e";
 pub const DEFAULT_CLIENT_SECRET: &str = "sandbox-secret";
@@ -50,6 +52,20 @@ pub struct SandboxOptions {
     #[arg(long, value_name = "M", default_value_t = DEFAULT_VULNS_PER_DEVICE)]
     pub vulns_per_device: u32,
 
+    /// Rows of the synthetic tenant fixed, added or updated per simulated
+    /// day, in percent (0 to 100); devices disappear at a fifth of that rate.
+    /// The default, 10, means about 10% of rows change per day, plus 2% of
+    /// devices removed. Day 0 is the same whatever the value.
+    #[arg(
+        long,
+        value_name = "P",
+        default_value_t = DEFAULT_DAILY_CHANGE_PERCENT,
+        value_parser = parse_daily_change_percent,
+        // So that `-1` reaches the check above instead of reading as a flag.
+        allow_negative_numbers = true
+    )]
+    pub daily_change_percent: f64,
+
     /// Seed of the synthetic tenant and of seeded faults.
     #[arg(long, value_name = "S", default_value_t = DEFAULT_SEED)]
     pub seed: u64,
@@ -57,7 +73,11 @@ pub struct SandboxOptions {
     /// Serve the JSON files of this folder instead of a synthetic tenant
     /// (machines.json, vulnerabilities.json, optional changes.json and
     /// catalog.json; day2/, day3/, ... take over on each advance-day).
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["devices", "vulns_per_device"])]
+    #[arg(
+        long,
+        value_name = "DIR",
+        conflicts_with_all = ["devices", "vulns_per_device", "daily_change_percent"]
+    )]
     pub fixtures: Option<PathBuf>,
 
     /// The one tenant the sign-in host knows.
@@ -93,6 +113,7 @@ impl fmt::Debug for SandboxOptions {
             .field("listen", &self.listen)
             .field("devices", &self.devices)
             .field("vulns_per_device", &self.vulns_per_device)
+            .field("daily_change_percent", &self.daily_change_percent)
             .field("seed", &self.seed)
             .field("fixtures", &self.fixtures)
             .field("tenant_id", &self.tenant_id)
@@ -111,6 +132,7 @@ impl Default for SandboxOptions {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             devices: DEFAULT_DEVICES,
             vulns_per_device: DEFAULT_VULNS_PER_DEVICE,
+            daily_change_percent: DEFAULT_DAILY_CHANGE_PERCENT,
             seed: DEFAULT_SEED,
             fixtures: None,
             tenant_id: DEFAULT_TENANT_ID.to_owned(),
@@ -120,6 +142,14 @@ impl Default for SandboxOptions {
             deny_permissions: Vec::new(),
             now: None,
         }
+    }
+}
+
+/// Reads `--daily-change-percent`: a finite number from 0 to 100.
+fn parse_daily_change_percent(value: &str) -> Result<f64, String> {
+    match value.trim().parse::<f64>() {
+        Ok(percent) if percent.is_finite() && (0.0..=100.0).contains(&percent) => Ok(percent),
+        _ => Err(format!("`{value}` is not a percentage from 0 to 100")),
     }
 }
 
@@ -302,6 +332,34 @@ mod tests {
             let error = spec.parse::<Fault>().expect_err(spec);
             assert!(error.to_string().contains(reason), "{spec}: {error}");
         }
+    }
+
+    #[test]
+    fn daily_change_percent_must_be_a_percentage() {
+        for value in ["150", "-1", "nan", "inf"] {
+            let error = SandboxOptions::try_parse_from(["--daily-change-percent", value])
+                .expect_err(value)
+                .to_string();
+            assert!(
+                error.contains("--daily-change-percent") && error.contains("from 0 to 100"),
+                "{value}: {error}"
+            );
+        }
+        let options = SandboxOptions::try_parse_from(["--daily-change-percent", "1"])
+            .expect("1 is a percentage");
+        assert_eq!(options.daily_change_percent, 1.0);
+    }
+
+    #[test]
+    fn daily_change_percent_conflicts_with_fixtures() {
+        let error = SandboxOptions::try_parse_from([
+            "--fixtures",
+            "some/dir",
+            "--daily-change-percent",
+            "1",
+        ])
+        .expect_err("a fixtures folder has no daily change");
+        assert_eq!(error.kind(), clap::error::ErrorKind::ArgumentConflict);
     }
 
     #[test]

@@ -4,8 +4,12 @@
 //! page without storing rows.
 
 use super::mix::Draw;
+use super::options::DEFAULT_DAILY_CHANGE_PERCENT;
 use super::records::{self, DeviceProfile};
 use super::vulns;
+
+// The four per-day chances below are the rates at the default
+// `--daily-change-percent`; a tenant scales all of them by the same factor.
 
 /// Share of devices that disappear each day.
 const REMOVAL_CHANCE: f64 = 0.02;
@@ -44,6 +48,40 @@ pub(crate) mod tag {
 pub(crate) enum SlotKey {
     Initial(u32),
     Added { day: u32, index: u32 },
+}
+
+/// The per-day chances of one tenant: the constants above, scaled.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct DailyChances {
+    removal: f64,
+    fix: f64,
+    add: f64,
+    update: f64,
+}
+
+impl DailyChances {
+    /// The chances for `percent` (0..=100) of rows fixed, added or updated a
+    /// day. At the default percent the factor is exactly 1, so the default
+    /// tenant draws exactly the constants' rates.
+    fn for_percent(percent: f64) -> Self {
+        let factor = percent / DEFAULT_DAILY_CHANGE_PERCENT;
+        Self {
+            removal: REMOVAL_CHANCE * factor,
+            fix: FIX_CHANCE * factor,
+            add: ADD_CHANCE * factor,
+            update: UPDATE_CHANCE * factor,
+        }
+    }
+}
+
+/// Days until an event of daily `chance` first happens; never (`u32::MAX`)
+/// when the chance is 0, where the geometric draw would divide by zero.
+fn days_until(mut draw: Draw, chance: f64) -> u32 {
+    if chance > 0.0 {
+        draw.days_until(chance)
+    } else {
+        u32::MAX
+    }
 }
 
 /// What a delta row reports.
@@ -92,10 +130,12 @@ pub struct TenantSummary {
 /// any page is found by a binary search and computed on demand.
 ///
 /// Day 0: every device has `vulns_per_device` rows except about 4% with
-/// none; about 2% of devices send their first row twice. Each later day about
-/// 2% of devices disappear (with their rows, and without change events),
-/// about 5% of live vulnerabilities get fixed and about 3% x `M` new ones
-/// appear per device; about 2% of the rest are reported `Updated`.
+/// none; about 2% of devices send their first row twice. Each later day, at
+/// the default daily change of 10%, about 2% of devices disappear (with
+/// their rows, and without change events), about 5% of live vulnerabilities
+/// get fixed and about 3% x `M` new ones appear per device; about 2% of the
+/// rest are reported `Updated`. [`Self::with_daily_change_percent`] scales
+/// these four rates together; day 0 is the same whatever the percent.
 #[derive(Debug, Clone)]
 pub struct SyntheticTenant {
     pub(crate) seed: u64,
@@ -103,6 +143,7 @@ pub struct SyntheticTenant {
     pub(crate) n_orphans: u32,
     pub(crate) vulns_per_device: u32,
     pub(crate) n_cves: u32,
+    chances: DailyChances,
 }
 
 /// The per-day index: one entry per present device.
@@ -147,7 +188,25 @@ impl SyntheticTenant {
             n_orphans: devices.div_ceil(DEVICES_PER_ORPHAN),
             vulns_per_device,
             n_cves,
+            chances: DailyChances::for_percent(DEFAULT_DAILY_CHANGE_PERCENT),
         }
+    }
+
+    /// The same tenant with about `percent` % of rows fixed, added or updated
+    /// each day instead of the default 10% (and devices removed at a fifth
+    /// of that rate, 2% by default); 0 freezes the tenant after day 0.
+    ///
+    /// # Panics
+    ///
+    /// When `percent` is not a number in `0..=100`; `--daily-change-percent`
+    /// refuses such values before a tenant is built.
+    pub fn with_daily_change_percent(mut self, percent: f64) -> Self {
+        assert!(
+            (0.0..=100.0).contains(&percent),
+            "daily change percent `{percent}` is not between 0 and 100"
+        );
+        self.chances = DailyChances::for_percent(percent);
+        self
     }
 
     fn universe(&self) -> u32 {
@@ -164,8 +223,10 @@ impl SyntheticTenant {
 
     /// The first day `position` is gone from both `/api/machines` and the export.
     fn removal_day(&self, position: u32) -> u32 {
-        self.draw(&[tag::REMOVAL, u64::from(position)])
-            .days_until(REMOVAL_CHANCE)
+        days_until(
+            self.draw(&[tag::REMOVAL, u64::from(position)]),
+            self.chances.removal,
+        )
     }
 
     pub(crate) fn is_present(&self, position: u32, day: u32) -> bool {
@@ -204,9 +265,10 @@ impl SyntheticTenant {
     /// The first day a slot is no longer live (it was fixed the day before).
     fn fixed_on(&self, position: u32, key: SlotKey) -> u32 {
         let ordinal = self.ordinal(key);
-        let after = self
-            .draw(&[tag::FIX, u64::from(position), ordinal])
-            .days_until(FIX_CHANCE);
+        let after = days_until(
+            self.draw(&[tag::FIX, u64::from(position), ordinal]),
+            self.chances.fix,
+        );
         Self::added_on(key).saturating_add(after)
     }
 
@@ -217,7 +279,7 @@ impl SyntheticTenant {
             u64::from(day),
             u64::from(index),
         ];
-        self.draw(&keys).chance(ADD_CHANCE)
+        self.draw(&keys).chance(self.chances.add)
     }
 
     fn is_updated(&self, position: u32, key: SlotKey, day: u32) -> bool {
@@ -227,7 +289,7 @@ impl SyntheticTenant {
             self.ordinal(key),
             u64::from(day),
         ];
-        self.draw(&keys).chance(UPDATE_CHANCE)
+        self.draw(&keys).chance(self.chances.update)
     }
 
     /// Every slot a device has had by `day`, live or not, in row order.
@@ -437,6 +499,99 @@ mod tests {
         let live_after = after.export_rows - after.duplicate_rows;
         let expected = surviving + count(ChangeStatus::New) - count(ChangeStatus::Fixed);
         assert_eq!(live_after as usize, expected);
+    }
+
+    /// Change events into day 1 as a share of day 0's export rows.
+    fn day_one_change_share(tenant: &SyntheticTenant) -> f64 {
+        let rows = tenant.summary(0).export_rows;
+        tenant.summary(1).change_events as f64 / rows as f64
+    }
+
+    /// Every full-export row of day 0 as the sandbox writes it.
+    fn day_zero_export(tenant: &SyntheticTenant) -> Vec<u8> {
+        let start: jiff::Timestamp = "2025-03-01T12:00:00Z".parse().expect("timestamp");
+        let mut out = Vec::new();
+        for position in 0..tenant.universe() {
+            let profile = DeviceProfile::generate(tenant.seed, position);
+            let context = vulns::RowContext {
+                tenant,
+                profile: &profile,
+                position,
+                days: &[start],
+            };
+            for key in tenant.export_slots(position, 0) {
+                context.write_row(&mut out, key, 0);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_default_percent_draws_exactly_the_constant_rates() {
+        let chances = SyntheticTenant::new(1, 10, 2).chances;
+        let constants = DailyChances {
+            removal: REMOVAL_CHANCE,
+            fix: FIX_CHANCE,
+            add: ADD_CHANCE,
+            update: UPDATE_CHANCE,
+        };
+        assert_eq!(chances, constants);
+        let rows_changed = (FIX_CHANCE + ADD_CHANCE + UPDATE_CHANCE) * 100.0;
+        assert!((rows_changed - DEFAULT_DAILY_CHANGE_PERCENT).abs() < 1e-9);
+    }
+
+    #[test]
+    fn one_percent_changes_about_one_percent_of_rows_a_day() {
+        let tenant = SyntheticTenant::new(7, 2_000, 20).with_daily_change_percent(1.0);
+        let share = day_one_change_share(&tenant);
+        assert!((0.006..=0.016).contains(&share), "share {share}");
+        let changes = tenant.change_row_ids(1);
+        for status in [
+            ChangeStatus::New,
+            ChangeStatus::Fixed,
+            ChangeStatus::Updated,
+        ] {
+            assert!(
+                changes.iter().any(|(_, seen)| *seen == status),
+                "{status:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_change_share_follows_the_percent() {
+        let small = SyntheticTenant::new(7, 400, 20).with_daily_change_percent(1.0);
+        let default = SyntheticTenant::new(7, 400, 20);
+        let (small, default) = (day_one_change_share(&small), day_one_change_share(&default));
+        assert!((0.08..=0.12).contains(&default), "share {default}");
+        assert!(small * 5.0 < default, "1%: {small}, 10%: {default}");
+    }
+
+    #[test]
+    fn zero_percent_freezes_the_tenant_after_day_zero() {
+        let tenant = SyntheticTenant::new(7, 300, 10).with_daily_change_percent(0.0);
+        for day in [1, 5] {
+            assert_eq!(tenant.summary(day).change_events, 0);
+            assert!(tenant.change_row_ids(day).is_empty());
+            assert_eq!(tenant.device_ids(day), tenant.device_ids(0));
+            assert_eq!(tenant.export_row_ids(day), tenant.export_row_ids(0));
+        }
+    }
+
+    #[test]
+    fn day_zero_does_not_depend_on_the_percent() {
+        let one = SyntheticTenant::new(7, 300, 10).with_daily_change_percent(1.0);
+        let ten = SyntheticTenant::new(7, 300, 10).with_daily_change_percent(10.0);
+        assert_eq!(one.summary(0), ten.summary(0));
+        assert_eq!(one.device_ids(0), ten.device_ids(0));
+        assert_eq!(day_zero_export(&one), day_zero_export(&ten));
+        assert_ne!(one.summary(1), ten.summary(1));
+    }
+
+    #[test]
+    #[should_panic(expected = "not between 0 and 100")]
+    fn a_percent_above_100_is_refused() {
+        let _ = SyntheticTenant::new(7, 10, 2).with_daily_change_percent(150.0);
     }
 
     #[test]
