@@ -16,7 +16,8 @@ use crate::ingest::{self, FindingUpsert, IngestContext};
 use crate::keys;
 
 impl Store {
-    /// Applies one batch of delta events in one atomic write. An event
+    /// Applies one batch of delta events, each device's in one transaction
+    /// (one per few MiB of device groups; see [`crate::ingest`]). An event
     /// without a time counts as happening at `ctx.started_at`.
     pub fn apply_finding_changes(
         &self,
@@ -61,6 +62,7 @@ impl Store {
         let mut pending = PendingFindings::default();
         for ((asset_key, id, _), (event, change)) in winners {
             let key = keys::finding_key_of(&asset_key, &id);
+            pending.next_device(self, &asset_key)?;
             let current = pending.take(self, &asset_key, &id)?;
             if let Some(entry) = apply_event(ctx, &key, current, change, event, &mut counts)? {
                 pending.put(self, &asset_key, &id, entry)?;
@@ -371,6 +373,92 @@ mod tests {
             status_of(&store),
             vec![(FindingStatus::Fixed, Some(day(10)))]
         );
+    }
+
+    /// `n` characters that LZ4 cannot shrink much: a xorshift stream written
+    /// six bits a character.
+    fn noise(seed: u64, n: usize) -> String {
+        const ALPHABET: &[u8; 64] =
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        // Spread the small seeds over all 64 bits first (splitmix64's step).
+        let mut state = (seed + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        state = (state ^ (state >> 31)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        (0..n)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                char::from(ALPHABET[(state >> 58) as usize])
+            })
+            .collect()
+    }
+
+    #[test]
+    fn batches_larger_than_one_commit_are_stored_whole() {
+        let (_dir, store) = temp_store();
+        let (n_devices, per_device) = (400, 8);
+        let findings: Vec<FindingObservation> = (0..n_devices)
+            .flat_map(|device| {
+                (0..per_device).map(move |n| {
+                    let mut observation =
+                        finding(&format!("dev-{device:03}"), &format!("CVE-2024-{n:04}"));
+                    observation.description = Some(noise(device * 100 + n, 2_000));
+                    observation
+                })
+            })
+            .collect();
+        let n_findings = findings.len() as u64;
+
+        let full = run(&store, 0);
+        let upsert = store.upsert_findings(&full, findings.clone()).unwrap();
+        assert_eq!(upsert.new, n_findings);
+        // The batch needed more than one transaction.
+        let stored_bytes: usize = store
+            .trees
+            .findings
+            .iter()
+            .map(|entry| entry.unwrap().1.len())
+            .sum();
+        assert!(
+            stored_bytes > crate::groups::COMMIT_FROM_BYTES,
+            "{stored_bytes}"
+        );
+
+        // A delta batch touching every device: each finding fixed, and one
+        // new finding per device.
+        let mut changes: Vec<FindingChange> = findings
+            .iter()
+            .map(|observation| change(observation, FindingStatus::Fixed, 1))
+            .collect();
+        for device in 0..n_devices {
+            let mut added = finding(&format!("dev-{device:03}"), "CVE-2025-0001");
+            added.description = Some(noise(device + 7, 2_000));
+            changes.push(change(&added, FindingStatus::Active, 1));
+        }
+        let delta = store
+            .apply_finding_changes(&run(&store, 1), changes)
+            .unwrap();
+        assert_eq!(
+            (delta.fixed, delta.new, delta.ignored),
+            (n_findings, n_devices, 0)
+        );
+
+        let statuses = status_of(&store);
+        let fixed = statuses
+            .iter()
+            .filter(|(status, at)| *status == FindingStatus::Fixed && *at == Some(day(1)))
+            .count() as u64;
+        let active = statuses
+            .iter()
+            .filter(|(status, _)| *status == FindingStatus::Active)
+            .count() as u64;
+        assert_eq!((fixed, active), (n_findings, n_devices));
+        let descriptions = stored(&store)
+            .into_iter()
+            .filter(|finding| finding.id == "dev-123_CVE-2024-0005")
+            .map(|finding| finding.description)
+            .collect::<Vec<_>>();
+        assert_eq!(descriptions, vec![Some(noise(123 * 100 + 5, 2_000))]);
     }
 
     #[test]

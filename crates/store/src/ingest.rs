@@ -1,10 +1,16 @@
-//! Storing what a sync returns: assets and findings page by page, each call
-//! one atomic write, with counts of what changed.
+//! Storing what a sync returns: assets and findings page by page, with
+//! counts of what changed.
 //!
 //! A call merges its records in memory first (the "pending" map, which also
 //! makes a record repeated within one call behave like one repeated across
-//! calls), then writes every changed value and every marker in one
-//! transaction. A call that fails writes nothing.
+//! calls), then writes every changed value and every marker. An asset call
+//! is one transaction, and a call that fails writes nothing. A finding call
+//! is one transaction unless its device groups grow past a few MiB (a
+//! delta's batch can touch thousands of devices); it then writes whole
+//! devices in several transactions, so a failure part-way can leave earlier
+//! devices written. That is safe: a full sync's reconciliation runs only
+//! after every batch succeeded, and a delta event applied twice is ignored
+//! the second time.
 
 use std::collections::BTreeMap;
 
@@ -127,7 +133,8 @@ impl Store {
         Ok(counts)
     }
 
-    /// Upserts one batch of findings of a full sync in one atomic write.
+    /// Upserts one batch of findings of a full sync: one transaction per few
+    /// MiB of device groups, each device's findings all in one.
     pub fn upsert_findings(
         &self,
         ctx: &IngestContext,
@@ -151,6 +158,7 @@ impl Store {
         for (asset_key, observation) in keyed {
             let finding_id = observation.id.clone();
             let key = keys::finding_key_of(&asset_key, &finding_id);
+            pending.next_device(self, &asset_key)?;
             let current = pending.take(self, &asset_key, &finding_id)?;
             let duplicate = current
                 .as_ref()

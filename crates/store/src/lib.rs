@@ -2,8 +2,8 @@
 //! cursors and reference data, in one sled database folder.
 //!
 //! The store owns the stateful half of a sync (spec sections 5-7): it merges
-//! observations into records ([`Store::upsert_assets`] and friends, one atomic
-//! write per call), reconciles a full sync ([`Store::apply_reconciliation`]),
+//! observations into records ([`Store::upsert_assets`] and friends, atomic
+//! per device), reconciles a full sync ([`Store::apply_reconciliation`]),
 //! and streams records back out ([`Store::findings`], [`Store::stats`]).
 //!
 //! # Layout
