@@ -25,6 +25,12 @@ use clap::Parser;
 
 use crate::cli::Cli;
 
+/// Measured on a 1M-row full sync: about 15% less CPU than glibc's malloc,
+/// which a sync's many small, short-lived values keep busy (BENCHMARKS.md).
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// The connector crates linked into this binary (the one list lives in
 /// `inlet-connectors`), referenced here so the linker keeps their
 /// registrations.
