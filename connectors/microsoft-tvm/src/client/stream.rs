@@ -269,9 +269,21 @@ impl PageSplitter {
     /// after its end, or the chunk's length when it goes on.
     fn read_value(&mut self, chunk: &[u8], start: usize) -> Result<usize, String> {
         let keep = self.state != State::OtherValue || self.target == Target::NextLink;
-        for (index, byte) in chunk.iter().enumerate().skip(start) {
-            let end = match self.scan.step(*byte) {
-                Step::Continue => continue,
+        let mut index = start;
+        while index < chunk.len() {
+            if self.scan.in_string && !self.scan.escaped {
+                // Most of a record is string content, where only a quote or
+                // a backslash matters: jump to the next one.
+                match memchr::memchr2(b'"', b'\\', &chunk[index..]) {
+                    Some(offset) => index += offset,
+                    None => break,
+                }
+            }
+            let end = match self.scan.step(chunk[index]) {
+                Step::Continue => {
+                    index += 1;
+                    continue;
+                }
                 Step::EndWith => index + 1,
                 Step::EndBefore => index,
                 Step::TooDeep => {
