@@ -360,16 +360,23 @@ impl FindingEntry {
     }
 }
 
+/// Room a value's JSON starts with: a stored finding or asset is about a
+/// KiB, and `serde_json::to_vec` starts at 128 bytes, growing (and copying)
+/// four times on the way.
+const ENCODE_CAPACITY: usize = 1024;
+
 pub(crate) fn encode_json<T: Serialize>(
     tree: &'static str,
     key: &[u8],
     value: &T,
 ) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(value).map_err(|source| StoreError::Encode {
+    let mut bytes = Vec::with_capacity(ENCODE_CAPACITY);
+    serde_json::to_writer(&mut bytes, value).map_err(|source| StoreError::Encode {
         tree,
         key: keys::display_key(key),
         source,
-    })
+    })?;
+    Ok(bytes)
 }
 
 pub(crate) fn decode_json<T: DeserializeOwned>(
