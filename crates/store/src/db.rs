@@ -21,8 +21,13 @@ const SLED_LOCK_MESSAGE: &str = "could not acquire lock";
 /// sled's page cache budget. sled's default is 1 GiB, and a sync touches
 /// every page, so the cache (not the sync) decided the process's peak memory:
 /// 1.6 GB for a 1M-row full sync. A small cache costs little here because a
-/// sync reads each key about once, in key order.
-const CACHE_CAPACITY_BYTES: u64 = 64 * 1024 * 1024;
+/// sync reads each key about once, in key order. sled also keeps pages well
+/// past this budget (it evicts lazily, per shard), so the budget is only part
+/// of the memory the pages take. Fresh full syncs of the bench's 1M and 2M-row
+/// tenants, twice each: 64 MiB peaked at 220-223 and 277-278 MiB RSS, 32 MiB
+/// at 201-207 and 240-243 MiB, 16 MiB at 188-192 and 245-248 MiB, all at the
+/// same speed.
+const CACHE_CAPACITY_BYTES: u64 = 32 * 1024 * 1024;
 
 /// Inlet's database: one sled folder holding every instance's data.
 ///
