@@ -17,7 +17,7 @@ use crate::keys;
 
 impl Store {
     /// Applies one batch of delta events, each device's in one transaction
-    /// (one per few MiB of device groups; see [`crate::ingest`]). An event
+    /// (one per MiB of device groups; see [`crate::ingest`]). An event
     /// without a time counts as happening at `ctx.started_at`.
     pub fn apply_finding_changes(
         &self,

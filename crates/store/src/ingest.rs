@@ -5,7 +5,7 @@
 //! makes a record repeated within one call behave like one repeated across
 //! calls), then writes every changed value and every marker. An asset call
 //! is one transaction, and a call that fails writes nothing. A finding call
-//! is one transaction unless its device groups grow past a few MiB (a
+//! is one transaction unless its device groups grow past a MiB (a
 //! delta's batch can touch thousands of devices); it then writes whole
 //! devices in several transactions, so a failure part-way can leave earlier
 //! devices written. That is safe: a full sync's reconciliation runs only
@@ -133,7 +133,7 @@ impl Store {
         Ok(counts)
     }
 
-    /// Upserts one batch of findings of a full sync: one transaction per few
+    /// Upserts one batch of findings of a full sync: one transaction per
     /// MiB of device groups, each device's findings all in one.
     pub fn upsert_findings(
         &self,
