@@ -308,6 +308,31 @@ pub(crate) struct FindingHead {
     pub first_ingested_at: Timestamp,
 }
 
+/// The key that starts a stored finding's head: `status`, then `fixed_at`
+/// and `first_ingested_at`, the last fields of [`StoredFinding`].
+const HEAD_START: &[u8] = b",\"status\":";
+
+impl FindingHead {
+    /// The head of a stored finding's JSON, read from its tail: serde writes
+    /// a struct's fields in order, so the last `,"status":` of the value is
+    /// the top-level one (nothing after it is free text), and the fields
+    /// from there on are the head. Parsing only those skips the observation,
+    /// a kilobyte of strings to scan; a value not laid out that way is
+    /// decoded whole.
+    pub fn decode(key: &[u8], bytes: &[u8]) -> Result<FindingHead, StoreError> {
+        let from_tail = memchr::memmem::rfind(bytes, HEAD_START).and_then(|at| {
+            let mut tail = Vec::with_capacity(bytes.len() - at);
+            tail.push(b'{');
+            tail.extend_from_slice(&bytes[at + 1..]);
+            serde_json::from_slice(&tail).ok()
+        });
+        match from_tail {
+            Some(head) => Ok(head),
+            None => decode_json(keys::FINDINGS, key, bytes),
+        }
+    }
+}
+
 impl StoredFinding {
     pub fn head(&self) -> FindingHead {
         FindingHead {
@@ -401,6 +426,41 @@ mod tests {
 
     fn at(second: i64, nanosecond: i32) -> Timestamp {
         Timestamp::new(second, nanosecond).unwrap()
+    }
+
+    #[test]
+    fn a_head_read_from_the_tail_is_the_whole_values_head() {
+        let mut observation = crate::testutil::finding("a", "CVE-2024-0001");
+        // Text that looks like the head, inside the observation.
+        observation.description = Some(r#"x,"status":"fixed","first_ingested_at":"#.into());
+        observation
+            .custom_attributes
+            .insert("status".into(), serde_json::json!("fixed"));
+        let mut finding = StoredFinding {
+            connector: "microsoft-tvm".into(),
+            observation,
+            status: FindingStatus::Active,
+            fixed_at: None,
+            first_ingested_at: at(1_700_000_000, 5),
+        };
+        for fixed in [false, true] {
+            if fixed {
+                finding.fix(at(1_700_086_400, 0));
+            }
+            let bytes = encode_json(keys::FINDINGS, b"k", &finding).unwrap();
+            let whole: FindingHead = decode_json(keys::FINDINGS, b"k", &bytes).unwrap();
+            assert_eq!(whole, finding.head());
+            assert_eq!(FindingHead::decode(b"k", &bytes).unwrap(), whole);
+        }
+    }
+
+    #[test]
+    fn a_head_not_at_the_tail_is_decoded_from_the_whole_value() {
+        let bytes = br#"{"status":"fixed","first_ingested_at":"2023-11-14T22:13:20Z","other":1}"#;
+        let head = FindingHead::decode(b"k", bytes).unwrap();
+        assert_eq!(head.status, FindingStatus::Fixed);
+        assert_eq!(head.first_ingested_at, at(1_700_000_000, 0));
+        assert!(FindingHead::decode(b"k", b"{}").is_err());
     }
 
     #[test]

@@ -362,7 +362,7 @@ impl PendingFindings {
             Slot::Merged(entry) => Ok(Some(*entry)),
             Slot::Stored(stored) => {
                 let key = keys::finding_key_of(asset_key, finding_id);
-                let head: FindingHead = codec::decode_json(keys::FINDINGS, &key, &stored.value)?;
+                let head = FindingHead::decode(&key, &stored.value)?;
                 let entry = FindingEntry {
                     head,
                     bytes: stored.value.clone(),
