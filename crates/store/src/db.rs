@@ -6,12 +6,14 @@
 use std::convert::Infallible;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use sled::transaction::{TransactionError, Transactional, TransactionalTree};
 use sled::{Batch, Db, Tree};
 
 use crate::codec::{self, Entry, Seen, StoredAsset};
 use crate::error::StoreError;
+use crate::folders;
 use crate::keys;
 
 /// sled 0.34 reports a lock held elsewhere as an `Io` error whose message
@@ -38,6 +40,9 @@ pub struct Store {
     pub(crate) db: Db,
     pub(crate) trees: Trees,
     path: PathBuf,
+    /// Tells a later open in this process that a lock on `path` left after
+    /// the last clone is dropped is sled's own threads finishing.
+    _holder: Arc<folders::Holder>,
 }
 
 #[derive(Clone)]
@@ -77,22 +82,27 @@ impl fmt::Debug for Store {
 
 impl Store {
     /// Opens or creates the database folder. When another process holds it,
-    /// fails at once with [`StoreError::Locked`].
+    /// or another `Store` of this process, fails at once with
+    /// [`StoreError::Locked`]. A folder whose last `Store` here was just
+    /// dropped is waited for while sled's threads finish with it.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        let is_locked = |error: &sled::Error| matches!(error, sled::Error::Io(io) if io.to_string().contains(SLED_LOCK_MESSAGE));
         let open_error = |source: sled::Error| {
             let path = dir.to_path_buf();
-            match &source {
-                sled::Error::Io(io) if io.to_string().contains(SLED_LOCK_MESSAGE) => {
-                    StoreError::Locked { path }
-                }
-                _ => StoreError::Open { path, source },
+            if is_locked(&source) {
+                StoreError::Locked { path }
+            } else {
+                StoreError::Open { path, source }
             }
         };
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(CACHE_CAPACITY_BYTES)
-            .open()
-            .map_err(open_error)?;
+        let db = folders::open_waiting_for_release(dir, folders::RELEASE_WAIT, is_locked, || {
+            sled::Config::new()
+                .path(dir)
+                .cache_capacity(CACHE_CAPACITY_BYTES)
+                .open()
+        })
+        .map_err(open_error)?;
+        let holder = Arc::new(folders::Holder::new(dir));
         let trees = Trees::open(&db).map_err(open_error)?;
         check_format(&db, dir)?;
         tracing::debug!(path = %dir.display(), "store opened");
@@ -100,6 +110,7 @@ impl Store {
             db,
             trees,
             path: dir.to_path_buf(),
+            _holder: holder,
         })
     }
 
@@ -265,6 +276,20 @@ mod tests {
 
         assert_eq!(after.len(), 1);
         assert_eq!(after[0].as_ref().unwrap(), before[0].as_ref().unwrap());
+    }
+
+    #[test]
+    fn a_folder_closed_here_reopens_while_sleds_threads_let_go() {
+        // Each drop leaves sled's thread pool writing to the folder for a
+        // moment; a reopen right after must wait for it, not report the
+        // folder as held by another process.
+        let dir = tempfile::tempdir().unwrap();
+        for round in 0..20 {
+            let store = Store::open(dir.path()).unwrap_or_else(|e| panic!("round {round}: {e}"));
+            let ctx = run(&store, round);
+            store.upsert_assets(&ctx, vec![asset("a")]).unwrap();
+            drop(store);
+        }
     }
 
     #[test]

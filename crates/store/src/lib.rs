@@ -49,6 +49,7 @@ mod cursors;
 mod db;
 mod delta;
 mod error;
+mod folders;
 mod groups;
 mod ingest;
 mod keys;
