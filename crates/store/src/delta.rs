@@ -17,8 +17,8 @@ use crate::keys;
 
 impl Store {
     /// Applies one batch of delta events, each device's in one transaction
-    /// (one per MiB of device groups; see [`crate::ingest`]). An event
-    /// without a time counts as happening at `ctx.started_at`.
+    /// (one per MiB of device groups, as in [`Store::upsert_findings`]). An
+    /// event without a time counts as happening at `ctx.started_at`.
     pub fn apply_finding_changes(
         &self,
         ctx: &IngestContext,
