@@ -111,12 +111,12 @@ type AssetEntry = Entry<StoredAsset, Seen>;
 /// (2M rows) stood at 216 MiB RSS after its asset phase with one transaction
 /// per batch, at 164 MiB with 1,000 assets per transaction, in the same time
 /// (22.4-22.9 s against 23.1-23.5 s).
-pub const ASSET_COMMIT_KEYS: usize = 1_000;
+pub(crate) const ASSET_COMMIT_KEYS: usize = 1_000;
 
 impl Store {
-    /// Upserts one batch of assets, in transactions of at most
-    /// [`ASSET_COMMIT_KEYS`] assets taken in key order; an asset's value and
-    /// marker are always written together.
+    /// Upserts one batch of assets, in transactions of at most 1,000 assets
+    /// taken in key order; an asset's value and marker are always written
+    /// together.
     pub fn upsert_assets(
         &self,
         ctx: &IngestContext,
