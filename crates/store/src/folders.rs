@@ -11,6 +11,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -23,13 +24,16 @@ pub(crate) const RELEASE_WAIT: Duration = Duration::from_secs(10);
 const FIRST_PAUSE: Duration = Duration::from_millis(2);
 const MAX_PAUSE: Duration = Duration::from_millis(100);
 
+/// A folder's state here; `Open` carries the id of the [`Holder`] that
+/// opened it, so a holder dropped late cannot mark a reopened folder closed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
-    Open,
+    Open(u64),
     Closed,
 }
 
 static FOLDERS: Mutex<BTreeMap<PathBuf, State>> = Mutex::new(BTreeMap::new());
+static NEXT_HOLDER: AtomicU64 = AtomicU64::new(0);
 
 fn folders() -> std::sync::MutexGuard<'static, BTreeMap<PathBuf, State>> {
     FOLDERS.lock().unwrap_or_else(PoisonError::into_inner)
@@ -45,19 +49,24 @@ fn canonical(dir: &Path) -> PathBuf {
 #[derive(Debug)]
 pub(crate) struct Holder {
     path: PathBuf,
+    id: u64,
 }
 
 impl Holder {
     pub fn new(dir: &Path) -> Holder {
         let path = canonical(dir);
-        folders().insert(path.clone(), State::Open);
-        Holder { path }
+        let id = NEXT_HOLDER.fetch_add(1, Ordering::Relaxed);
+        folders().insert(path.clone(), State::Open(id));
+        Holder { path, id }
     }
 }
 
 impl Drop for Holder {
     fn drop(&mut self) {
-        folders().insert(self.path.clone(), State::Closed);
+        let mut folders = folders();
+        if folders.get(&self.path) == Some(&State::Open(self.id)) {
+            folders.insert(self.path.clone(), State::Closed);
+        }
     }
 }
 
@@ -140,6 +149,24 @@ mod tests {
             assert_eq!(opened, Err(LOCKED));
             assert_eq!(calls.get(), 1, "{}", dir.display());
         }
+    }
+
+    #[test]
+    fn a_holder_dropped_after_a_reopen_leaves_the_folder_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = Holder::new(dir.path());
+        let _second = Holder::new(dir.path());
+        drop(first);
+
+        let calls = Cell::new(0);
+        let opened = open_waiting_for_release(
+            dir.path(),
+            RELEASE_WAIT,
+            |e| *e == LOCKED,
+            opener(1, &calls),
+        );
+        assert_eq!(opened, Err(LOCKED));
+        assert_eq!(calls.get(), 1, "a folder open here is refused at once");
     }
 
     #[test]
