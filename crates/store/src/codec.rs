@@ -318,7 +318,9 @@ impl FindingHead {
     /// the top-level one (nothing after it is free text), and the fields
     /// from there on are the head. Parsing only those skips the observation,
     /// a kilobyte of strings to scan; a value not laid out that way is
-    /// decoded whole.
+    /// decoded whole. Damage inside the observation goes unnoticed here: it
+    /// is found when the value is decoded whole (a read, a fix, or a merge
+    /// whose re-encoded value differs).
     pub fn decode(key: &[u8], bytes: &[u8]) -> Result<FindingHead, StoreError> {
         let from_tail = memchr::memmem::rfind(bytes, HEAD_START).and_then(|at| {
             let mut tail = Vec::with_capacity(bytes.len() - at);
@@ -433,6 +435,11 @@ mod tests {
         let mut observation = crate::testutil::finding("a", "CVE-2024-0001");
         // Text that looks like the head, inside the observation.
         observation.description = Some(r#"x,"status":"fixed","first_ingested_at":"#.into());
+        // A `status` key after another one: written as `,"status":` inside
+        // the observation.
+        observation
+            .custom_attributes
+            .insert("a".into(), serde_json::json!(1));
         observation
             .custom_attributes
             .insert("status".into(), serde_json::json!("fixed"));

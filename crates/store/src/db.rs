@@ -20,6 +20,14 @@ use crate::keys;
 /// starts with this phrase; there is no dedicated variant to match.
 const SLED_LOCK_MESSAGE: &str = "could not acquire lock";
 
+/// Whether sled failed to open a folder because its lock is held.
+fn is_lock_error(error: &sled::Error) -> bool {
+    match error {
+        sled::Error::Io(io) => io.to_string().contains(SLED_LOCK_MESSAGE),
+        _ => false,
+    }
+}
+
 /// sled's page cache budget. sled's default is 1 GiB, and a sync touches
 /// every page, so the cache (not the sync) decided the process's peak memory:
 /// 1.6 GB for a 1M-row full sync. A small cache costs little here because a
@@ -82,26 +90,27 @@ impl fmt::Debug for Store {
 
 impl Store {
     /// Opens or creates the database folder. When another process holds it,
-    /// or another `Store` of this process, fails at once with
-    /// [`StoreError::Locked`]. A folder whose last `Store` here was just
-    /// dropped is waited for while sled's threads finish with it.
+    /// or another `Store` of this process, fails with [`StoreError::Locked`]:
+    /// at once, unless this process closed the folder earlier, in which case
+    /// the lock may still be sled's threads finishing with it and the open
+    /// is retried for up to 10 s first.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
-        let is_locked = |error: &sled::Error| matches!(error, sled::Error::Io(io) if io.to_string().contains(SLED_LOCK_MESSAGE));
         let open_error = |source: sled::Error| {
             let path = dir.to_path_buf();
-            if is_locked(&source) {
+            if is_lock_error(&source) {
                 StoreError::Locked { path }
             } else {
                 StoreError::Open { path, source }
             }
         };
-        let db = folders::open_waiting_for_release(dir, folders::RELEASE_WAIT, is_locked, || {
-            sled::Config::new()
-                .path(dir)
-                .cache_capacity(CACHE_CAPACITY_BYTES)
-                .open()
-        })
-        .map_err(open_error)?;
+        let db =
+            folders::open_waiting_for_release(dir, folders::RELEASE_WAIT, is_lock_error, || {
+                sled::Config::new()
+                    .path(dir)
+                    .cache_capacity(CACHE_CAPACITY_BYTES)
+                    .open()
+            })
+            .map_err(open_error)?;
         let holder = Arc::new(folders::Holder::new(dir));
         let trees = Trees::open(&db).map_err(open_error)?;
         check_format(&db, dir)?;

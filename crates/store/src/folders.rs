@@ -6,8 +6,11 @@
 //! `Db` handle is dropped, so for a moment a folder this process closed still
 //! reads as locked. A daemon that closes the store between scheduled syncs,
 //! or a test that reopens a folder, would then see "in use by another inlet
-//! process", which is false. A folder held by another process, or still open
-//! here, is refused at once as before.
+//! process", which is false. A folder still open here, or never opened here
+//! and held by another process, is refused at once as before; one this
+//! process closed and another process then took is refused after the wait.
+//! The table keeps an entry per folder the process ever opened: a few for
+//! the CLI and the daemon, one per temp dir in tests.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -79,21 +82,39 @@ pub(crate) fn open_waiting_for_release<T, E>(
     is_locked: impl Fn(&E) -> bool,
     mut open: impl FnMut() -> Result<T, E>,
 ) -> Result<T, E> {
-    let deadline = Instant::now() + wait;
+    let started = Instant::now();
     let mut pause = FIRST_PAUSE;
+    let mut n_attempts = 0_u32;
     loop {
-        let error = match open() {
-            Ok(opened) => return Ok(opened),
+        n_attempts += 1;
+        let result = open();
+        let waited = n_attempts > 1;
+        let error = match result {
+            Ok(opened) => {
+                if waited {
+                    tracing::debug!(
+                        path = %dir.display(),
+                        n_attempts,
+                        waited_ms = started.elapsed().as_millis(),
+                        "the data folder was released by this process's closed store"
+                    );
+                }
+                return Ok(opened);
+            }
             Err(error) => error,
         };
         let closed_here = folders().get(&canonical(dir)) == Some(&State::Closed);
-        if !is_locked(&error) || !closed_here || Instant::now() >= deadline {
+        if !is_locked(&error) || !closed_here || started.elapsed() >= wait {
+            if waited {
+                tracing::debug!(
+                    path = %dir.display(),
+                    n_attempts,
+                    waited_ms = started.elapsed().as_millis(),
+                    "gave up waiting for the data folder's lock"
+                );
+            }
             return Err(error);
         }
-        tracing::debug!(
-            path = %dir.display(),
-            "the data folder is still locked by this process's closed store; retrying"
-        );
         std::thread::sleep(pause);
         pause = (pause * 2).min(MAX_PAUSE);
     }

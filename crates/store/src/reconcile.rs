@@ -4,10 +4,11 @@
 //! "Returned by this run" is the marker's run id. Findings are reconciled
 //! before assets, because the finding rules read each asset's state from
 //! before this reconciliation. Changes are written in transactions of at most
-//! [`RECONCILE_BATCH_KEYS`] records or [`COMMIT_FROM_BYTES`] of values while
-//! the scan goes on, so memory stays bounded for any tenant. A crash between two transactions leaves a valid
-//! store holding part of the changes; re-running the whole sync converges,
-//! because every rule depends only on what that sync returns.
+//! [`RECONCILE_BATCH_KEYS`] keys or [`COMMIT_FROM_BYTES`] of values while the
+//! scan goes on, so memory stays bounded for any tenant. A crash between two
+//! transactions leaves a valid store holding part of the changes; re-running
+//! the whole sync converges, because every rule depends only on what that
+//! sync returns.
 
 use std::collections::BTreeMap;
 
@@ -22,13 +23,14 @@ use crate::groups::{self, COMMIT_FROM_BYTES};
 use crate::ingest::IngestContext;
 use crate::keys;
 
-/// Records written per transaction while applying a reconciliation. What a
-/// transaction costs in memory is mostly the leaves it reads: the records a
-/// reconciliation changes are scattered over the tree, so each one pulls in
-/// a leaf of its own, and sled holds them until the commit. A full sync of
-/// 160,000 devices with a row each, archiving 11,246 of them: with 10,000
-/// records per transaction it peaked at 334 MiB RSS in reconciliation (255
-/// MiB before it); with 1,000 at 255 MiB, in the same 22 s.
+/// Keys written per transaction while applying a reconciliation (a finding
+/// group counts as many keys as it has findings fixed). What a transaction
+/// costs in memory is mostly the leaves it reads: the keys a reconciliation
+/// changes are scattered over the tree, so each one pulls in a leaf of its
+/// own, and sled holds them until the commit. A full sync of 160,000 devices
+/// with a row each, archiving 11,246 of them: with 10,000 keys per
+/// transaction it peaked at 334 MiB RSS in reconciliation (255 MiB before
+/// it); with 1,000 at 255 MiB, in the same 22 s.
 pub const RECONCILE_BATCH_KEYS: usize = 1_000;
 /// Ids kept in a plan's samples.
 pub const SAMPLE_LIMIT: usize = 1000;
