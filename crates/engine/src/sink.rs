@@ -1,8 +1,9 @@
 //! The mapping and storing half of a sync: each batch a connector handed over
 //! is mapped with the connector's pure mappers, checked, and written to the
-//! store in one transaction. It runs on the writer thread ([`crate::queue`]),
-//! one batch at a time and in the order the connector handed them over, so
-//! devices are stored (and their ids known) before any finding is mapped.
+//! store, each device's records in one transaction. It runs on the writer
+//! thread ([`crate::queue`]), one batch at a time and in the order the
+//! connector handed them over, so devices are stored (and their ids known)
+//! before any finding is mapped.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
