@@ -85,39 +85,32 @@ pub(crate) fn open_waiting_for_release<T, E>(
     let started = Instant::now();
     let mut pause = FIRST_PAUSE;
     let mut n_attempts = 0_u32;
-    loop {
+    // Looked up once, and only when the folder turns out to be locked.
+    let mut closed_here = None;
+    let result = loop {
         n_attempts += 1;
-        let result = open();
-        let waited = n_attempts > 1;
-        let error = match result {
-            Ok(opened) => {
-                if waited {
-                    tracing::debug!(
-                        path = %dir.display(),
-                        n_attempts,
-                        waited_ms = started.elapsed().as_millis(),
-                        "the data folder was released by this process's closed store"
-                    );
-                }
-                return Ok(opened);
-            }
+        let error = match open() {
+            Ok(opened) => break Ok(opened),
             Err(error) => error,
         };
-        let closed_here = folders().get(&canonical(dir)) == Some(&State::Closed);
+        let closed_here = *closed_here
+            .get_or_insert_with(|| folders().get(&canonical(dir)) == Some(&State::Closed));
         if !is_locked(&error) || !closed_here || started.elapsed() >= wait {
-            if waited {
-                tracing::debug!(
-                    path = %dir.display(),
-                    n_attempts,
-                    waited_ms = started.elapsed().as_millis(),
-                    "gave up waiting for the data folder's lock"
-                );
-            }
-            return Err(error);
+            break Err(error);
         }
         std::thread::sleep(pause);
         pause = (pause * 2).min(MAX_PAUSE);
+    };
+    if n_attempts > 1 {
+        tracing::debug!(
+            path = %dir.display(),
+            n_attempts,
+            waited_ms = started.elapsed().as_millis(),
+            released = result.is_ok(),
+            "waited for this process's closed store to release the data folder"
+        );
     }
+    result
 }
 
 #[cfg(test)]
